@@ -1,0 +1,12 @@
+"""OpenAPI description of the API's bearer-token authentication (drf-spectacular)."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "apps.accounts.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(header_name="AUTHORIZATION", token_prefix="Bearer")

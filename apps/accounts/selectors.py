@@ -1,0 +1,48 @@
+"""Account reads."""
+
+from collections.abc import Callable
+
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Upper
+
+from apps.accounts.models import User
+from apps.common.exceptions import NotFound
+
+# Apps above accounts (social) register functions that add per-viewer annotations
+# such as ``is_following`` to any User queryset, so accounts never imports them.
+UserAnnotator = Callable[[QuerySet, User | None], QuerySet]
+_annotators: list[UserAnnotator] = []
+
+
+def register_user_annotator(annotator: UserAnnotator) -> None:
+    """Let an upper app annotate every User queryset that is shown to a viewer."""
+    if annotator not in _annotators:
+        _annotators.append(annotator)
+
+
+def user_queryset(*, viewer: User | None) -> QuerySet:
+    """Active users, annotated for ``viewer`` by the registered annotators."""
+    queryset = User.objects.filter(is_active=True)
+    for annotate in _annotators:
+        queryset = annotate(queryset, viewer)
+    return queryset
+
+
+def user_get(*, user_id: int | str, viewer: User | None) -> User:
+    """One active user, or NotFound."""
+    try:
+        return user_queryset(viewer=viewer).get(pk=int(user_id))
+    except (User.DoesNotExist, ValueError, TypeError) as exc:
+        raise NotFound("No such user.", code="user_not_found") from exc
+
+
+def user_search(*, query: str, viewer: User | None) -> QuerySet:
+    """Exact email, or a case-insensitive prefix of username or name."""
+    query = query.strip()
+    users = user_queryset(viewer=viewer)
+    if "@" in query:
+        return users.filter(email=query.lower())
+    prefix = query.upper()
+    return users.annotate(name_upper=Upper("name")).filter(
+        Q(username__startswith=query.lower()) | Q(name_upper__startswith=prefix)
+    )

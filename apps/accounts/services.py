@@ -1,0 +1,158 @@
+"""Account writes: signup, login, profile, picture, location, last-active time."""
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.accounts.tokens import Tokens, tokens_issue
+from apps.common import geo, images
+from apps.common.exceptions import (
+    AuthenticationError,
+    Conflict,
+    InvalidInput,
+    PayloadTooLarge,
+    UnsupportedMedia,
+)
+
+
+def _check_password(*, password: str, user: User) -> None:
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise InvalidInput(fields={"password": list(exc.messages)}) from exc
+
+
+def _taken(*, email: str | None = None, username: str | None = None, exclude_pk: int | None = None) -> None:
+    users = User.objects.exclude(pk=exclude_pk)
+    if email and users.filter(email=email).exists():
+        raise Conflict("This email is already registered.", code="email_taken", fields={"email": ["Taken."]})
+    if username and users.filter(username=username).exists():
+        raise Conflict("This username is taken.", code="username_taken", fields={"username": ["Taken."]})
+
+
+@transaction.atomic
+def user_signup(*, email: str, password: str, name: str, device_id: str, username: str | None = None) -> tuple[User, Tokens]:
+    """Create an email account and log its device in."""
+    email, username = email.strip().lower(), (username or None)
+    _taken(email=email, username=username)
+    user = User(email=email, name=name, username=username)
+    _check_password(password=password, user=user)
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:  # a concurrent signup won the race
+        _taken(email=email, username=username)
+        raise Conflict("This email or username is already registered.") from exc
+    return user, tokens_issue(user=user, device_id=device_id)
+
+
+def user_login(*, login: str, password: str, device_id: str) -> tuple[User, Tokens]:
+    """Check an email-or-username and password, then log the device in."""
+    user = authenticate(username=login, password=password)
+    if user is None:
+        raise AuthenticationError("Wrong login or password.", code="invalid_credentials")
+    return user, tokens_issue(user=user, device_id=device_id)
+
+
+def user_update(*, user: User, **fields) -> User:
+    """Change name, username and/or bio."""
+    if fields.get("username"):
+        _taken(username=fields["username"], exclude_pk=user.pk)
+    for name, value in fields.items():
+        setattr(user, name, value)
+    try:
+        with transaction.atomic():
+            user.save(update_fields=list(fields))
+    except IntegrityError as exc:
+        raise Conflict("This username is taken.", code="username_taken", fields={"username": ["Taken."]}) from exc
+    return user
+
+
+def process_uploaded_image(*, file, max_width: int, thumbnail_width: int, square: bool = False) -> images.ProcessedImage:
+    """Run an upload through the image pipeline, turning its errors into 413/415."""
+    try:
+        return images.process_image(
+            file=file,
+            max_bytes=settings.IMAGE_MAX_BYTES,
+            max_pixels=settings.IMAGE_MAX_PIXELS,
+            max_width=max_width,
+            thumbnail_width=thumbnail_width,
+            square=square,
+        )
+    except images.ImageTooLarge as exc:
+        raise PayloadTooLarge(exc.message) from exc
+    except images.NotAnImage as exc:
+        raise UnsupportedMedia(exc.message) from exc
+
+
+def _store_picture(*, user: User, image: images.ProcessedImage) -> tuple[str, str]:
+    stem = f"profiles/{user.pk}/{uuid.uuid4().hex}"
+    main = default_storage.save(f"{stem}{image.extension}", ContentFile(image.content))
+    thumb = default_storage.save(f"{stem}_thumb{image.extension}", ContentFile(image.thumbnail))
+    return main, thumb
+
+
+def _delete_files(*names: str) -> None:
+    for name in names:
+        if name:
+            default_storage.delete(name)
+
+
+def user_picture_set_processed(*, user: User, image: images.ProcessedImage) -> User:
+    """Store an already processed picture as the user's profile picture, replacing the old one."""
+    old = (user.picture, user.picture_thumbnail)
+    user.picture, user.picture_thumbnail = _store_picture(user=user, image=image)
+    try:
+        user.save(update_fields=["picture", "picture_thumbnail"])
+    except Exception:
+        _delete_files(user.picture, user.picture_thumbnail)
+        raise
+    transaction.on_commit(lambda: _delete_files(*old))
+    return user
+
+
+def user_picture_set(*, user: User, file) -> User:
+    """Validate, clean and store an uploaded profile picture."""
+    image = process_uploaded_image(
+        file=file,
+        max_width=settings.PROFILE_PICTURE_SIZE,
+        thumbnail_width=settings.PROFILE_THUMBNAIL_SIZE,
+        square=True,
+    )
+    return user_picture_set_processed(user=user, image=image)
+
+
+def user_location_set(*, user: User, latitude: float, longitude: float) -> User:
+    """Record the user's last known location, with city, country and grid cell."""
+    place = geo.locate(latitude=latitude, longitude=longitude)
+    user.latitude, user.longitude = place.latitude, place.longitude
+    user.city, user.country_code, user.grid_cell = place.city, place.country_code, place.grid_cell
+    user.location_updated_at = timezone.now()
+    user.save(update_fields=["latitude", "longitude", "city", "country_code", "grid_cell", "location_updated_at"])
+    return user
+
+
+def user_touch_last_active(*, user: User) -> bool:
+    """Record activity at most once per interval, with one conditional UPDATE; True if written."""
+    now = timezone.now()
+    interval = timedelta(seconds=settings.LAST_ACTIVE_WRITE_INTERVAL_SECONDS)
+    if user.last_active_at and now - user.last_active_at < interval:
+        return False
+    stale = User.objects.filter(pk=user.pk).filter(
+        Q(last_active_at__isnull=True) | Q(last_active_at__lt=now - interval)
+    )
+    written = stale.update(last_active_at=now) > 0
+    user.last_active_at = now
+    return written
+

@@ -1,0 +1,154 @@
+"""OAuth 2 tokens for the mobile apps, issued and rotated by django-oauth-toolkit.
+
+Signup and login check the credentials themselves (no deprecated password grant),
+then let DOT's validator mint and store a bearer token pair through oauthlib's
+``BearerToken`` exactly as DOT's own token endpoint does. Refresh goes through the
+real ``refresh_token`` grant of DOT's OAuth server, so rotation, reuse protection
+and hashed storage are DOT's.
+"""
+
+import hashlib
+import json
+from typing import TypedDict
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db import transaction
+from oauthlib.common import Request as OAuthlibRequest
+from oauthlib.oauth2 import BearerToken
+from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
+from oauth2_provider.settings import oauth2_settings
+
+from apps.accounts.models import DeviceToken, User
+from apps.common.exceptions import AuthenticationError
+
+AccessToken = get_access_token_model()
+RefreshToken = get_refresh_token_model()
+Application = get_application_model()
+
+LOGOUT_SCOPES = ("this_device", "other_devices", "all_devices")
+
+
+class Tokens(TypedDict):
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+
+
+def _checksum(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def mobile_application() -> Application:
+    """The first-party public OAuth client the mobile apps use (created on first use)."""
+    app, _ = Application.objects.get_or_create(
+        client_id=settings.MOBILE_CLIENT_ID,
+        defaults={
+            "name": "Shutter mobile apps",
+            "client_type": Application.CLIENT_PUBLIC,
+            "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,
+            "redirect_uris": "",
+            "skip_authorization": False,
+        },
+    )
+    return app
+
+
+def _as_tokens(token: dict) -> Tokens:
+    return {
+        "access_token": token["access_token"],
+        "refresh_token": token["refresh_token"],
+        "token_type": "Bearer",
+        "expires_in": int(token["expires_in"]),
+    }
+
+
+def _bind_device(*, user: User, raw_access_token: str, device_id: str) -> None:
+    access = AccessToken.objects.get(token_checksum=_checksum(raw_access_token))
+    DeviceToken.objects.create(access_token=access, user=user, device_id=device_id)
+
+
+@transaction.atomic
+def tokens_issue(*, user: User, device_id: str) -> Tokens:
+    """Mint a new access/refresh pair for ``user`` on ``device_id``."""
+    app = mobile_application()
+    validator = oauth2_settings.OAUTH2_VALIDATOR_CLASS()
+    request = OAuthlibRequest(uri="/api/v1/auth", http_method="POST")
+    request.user, request.client, request.client_id = user, app, app.client_id
+    request.scopes = list(oauth2_settings.DEFAULT_SCOPES)
+    request.grant_type = "first_party"
+    kwargs = oauth2_settings.server_kwargs
+    bearer = BearerToken(
+        request_validator=validator,
+        token_generator=kwargs["token_generator"],
+        refresh_token_generator=kwargs["refresh_token_generator"],
+        expires_in=settings.ACCESS_TOKEN_LIFETIME_SECONDS,
+    )
+    token = bearer.create_token(request, refresh_token=True)
+    validator.save_bearer_token(token, request)
+    _bind_device(user=user, raw_access_token=token["access_token"], device_id=device_id)
+    return _as_tokens(token)
+
+
+def _device_of_refresh_token(raw_refresh_token: str) -> tuple[int | None, str]:
+    row = (
+        RefreshToken.objects.filter(token_checksum=_checksum(raw_refresh_token), revoked__isnull=True)
+        .values_list("user_id", "access_token__device__device_id")
+        .first()
+    )
+    return (row[0], row[1] or "") if row else (None, "")
+
+
+def tokens_refresh(*, refresh_token: str) -> Tokens:
+    """Rotate a refresh token through DOT's refresh grant; the old one stops working.
+
+    Not atomic as a whole: when an old token is replayed, DOT revokes its whole
+    family (reuse protection) and that revocation must survive the error we raise.
+    """
+    user_id, device_id = _device_of_refresh_token(refresh_token)
+    server = oauth2_settings.OAUTH2_SERVER_CLASS(
+        oauth2_settings.OAUTH2_VALIDATOR_CLASS(), **oauth2_settings.server_kwargs
+    )
+    body = urlencode(
+        {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": settings.MOBILE_CLIENT_ID}
+    )
+    _, response_body, status = server.create_token_response(
+        "/api/v1/auth/refresh",
+        http_method="POST",
+        body=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    token = json.loads(response_body)
+    if status != 200 or user_id is None:
+        raise AuthenticationError("The refresh token is invalid, expired or already used.", code="invalid_token")
+    _bind_device(user=User(pk=user_id), raw_access_token=token["access_token"], device_id=device_id)
+    return _as_tokens(token)
+
+
+def tokens_revoke(*, user: User, current_access_token: AccessToken | None, scope: str) -> int:
+    """Revoke the tokens of this device, the other devices or all devices; returns how many."""
+    tokens = AccessToken.objects.filter(user=user)
+    current_device = getattr(getattr(current_access_token, "device", None), "device_id", None)
+    if scope == "this_device":
+        tokens = (
+            tokens.filter(device__device_id=current_device)
+            if current_device is not None
+            else tokens.filter(pk=getattr(current_access_token, "pk", None))
+        )
+    elif scope == "other_devices":
+        keep = tokens.filter(device__device_id=current_device) if current_device is not None else None
+        tokens = tokens.exclude(pk__in=keep) if keep is not None else tokens
+        tokens = tokens.exclude(pk=getattr(current_access_token, "pk", None))
+    return _revoke_access_tokens(list(tokens.select_related("refresh_token")))
+
+
+@transaction.atomic
+def _revoke_access_tokens(tokens: list) -> int:
+    for access in tokens:
+        refresh = getattr(access, "refresh_token", None)
+        if refresh is not None:
+            refresh.revoke()  # also deletes its access token
+        else:
+            access.revoke()
+    return len(tokens)

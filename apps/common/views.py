@@ -1,0 +1,57 @@
+"""Endpoints that belong to no app: server time and health."""
+
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.common.exceptions import error_body
+
+
+class ServerTimeApi(APIView):
+    """The server's clock, so clients can show how old a post is."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "ServerTime", {"server_time": serializers.DateTimeField(), "server_time_ms": serializers.IntegerField()}
+        )
+    )
+    def get(self, request: Request) -> Response:
+        now = timezone.now()
+        return Response({"server_time": now.isoformat(), "server_time_ms": int(now.timestamp() * 1000)})
+
+
+def health(request: HttpRequest) -> JsonResponse:
+    """200 when the database answers, 503 otherwise."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception:
+        return JsonResponse(error_body("database_unavailable", "The database does not answer."), status=503)
+    return JsonResponse({"status": "ok"})
+
+
+def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Unknown paths answer in the error shape too."""
+    return JsonResponse(error_body("not_found", "Not found."), status=404)
+
+
+def json_500(request: HttpRequest) -> JsonResponse:
+    """Errors outside DRF still answer in the error shape."""
+    return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
+
+
+def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body("bad_request", "Bad request."), status=400)
+
+
+def json_403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body("forbidden", "Forbidden."), status=403)

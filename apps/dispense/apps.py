@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DispenseConfig(AppConfig):
+    name = "apps.dispense"
+    label = "dispense"

@@ -1,0 +1,34 @@
+"""Root URLs: the API under /api/v1/, its schema and docs, OAuth, admin, health."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.common.views import ServerTimeApi, health
+
+api_v1 = [
+    path("", include("apps.accounts.urls")),
+    path("time", ServerTimeApi.as_view(), name="server-time"),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("health/", health, name="health"),
+    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.SERVE_MEDIA:
+    # Local-disk media for development and small installs; production serves it from a CDN/bucket.
+    prefix = settings.MEDIA_URL.lstrip("/")
+    if prefix and "://" not in prefix:
+        urlpatterns.append(re_path(rf"^{prefix}(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}))
+
+handler400 = "apps.common.views.json_400"
+handler403 = "apps.common.views.json_403"
+handler404 = "apps.common.views.json_404"
+handler500 = "apps.common.views.json_500"
