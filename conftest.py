@@ -12,6 +12,7 @@ from apps.accounts.tests.factories import UserFactory
 def _isolated_settings(settings, tmp_path):
     """Media goes to a temporary folder; the rate-limit cache starts empty."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.PASSWORD_HASHERS = ["apps.accounts.tests.hashers.FastArgon2PasswordHasher"]
     from django.core.cache import cache
 
     cache.clear()

@@ -4,6 +4,7 @@ Every knob is an environment variable with a safe local default; production
 secrets have none. See README.md, "Configuration".
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -54,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.common.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -87,7 +89,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # A file (not :memory:) so threads in tests share it; one per process so parallel runs never collide.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -256,3 +259,4 @@ LOGGING = {
 # Last-active time is written at most once per this many seconds per user.
 LAST_ACTIVE_WRITE_INTERVAL_SECONDS = env.int("LAST_ACTIVE_WRITE_INTERVAL_SECONDS", default=60)
 IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600
+IDEMPOTENCY_ABANDONED_SECONDS = env.int("IDEMPOTENCY_ABANDONED_SECONDS", default=300)

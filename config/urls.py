@@ -9,6 +9,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from apps.common.views import ServerTimeApi, health
 
 api_v1 = [
+    path("", include("apps.social.urls")),  # before accounts: users/<id>/follow etc.
+    path("", include("apps.posts.urls")),
     path("", include("apps.accounts.urls")),
     path("time", ServerTimeApi.as_view(), name="server-time"),
 ]

@@ -20,6 +20,27 @@ def register_user_annotator(annotator: UserAnnotator) -> None:
         _annotators.append(annotator)
 
 
+# The same for users already loaded (post authors, likers, commenters): a marker
+# sets the attributes on a list of User objects with one query for the whole list.
+UserMarker = Callable[[list[User], User | None], None]
+_markers: list[UserMarker] = []
+
+
+def register_user_marker(marker: UserMarker) -> None:
+    """Let an upper app set per-viewer attributes on already loaded users."""
+    if marker not in _markers:
+        _markers.append(marker)
+
+
+def users_mark_for_viewer(*, users: list[User], viewer: User | None) -> list[User]:
+    """Apply the registered markers to every instance in ``users`` (the same user may appear twice)."""
+    present = [user for user in users if user is not None]
+    if present:
+        for mark in _markers:
+            mark(present, viewer)
+    return users
+
+
 def user_queryset(*, viewer: User | None) -> QuerySet:
     """Active users, annotated for ``viewer`` by the registered annotators."""
     queryset = User.objects.filter(is_active=True)

@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -156,3 +157,13 @@ def user_touch_last_active(*, user: User) -> bool:
     user.last_active_at = now
     return written
 
+
+
+COUNTERS = frozenset({"posts_count", "followers_count", "following_count"})
+
+
+def user_counter_add(*, user_id: int, field: str, delta: int) -> None:
+    """Add ``delta`` to one of a user's counters in one atomic UPDATE (social and posts keep them)."""
+    if field not in COUNTERS:
+        raise ValueError(f"Unknown counter {field!r}")
+    User.objects.filter(pk=user_id).update(**{field: Greatest(F(field) + delta, 0)})

@@ -1,0 +1,139 @@
+"""``Idempotency-Key`` for every POST (shared/API.md): a retry returns the first answer.
+
+One middleware serves all POST endpoints, the open auth ones included. The key is
+scoped to the caller (the user of the bearer token, or "anonymous"), and to the
+path (plus the body, for anonymous calls); a retry within 24 h gets the stored
+answer with ``Idempotent-Replayed: true`` and changes nothing. A retry that races
+the first request gets 409; answers of 5xx are not kept, so the client may retry.
+"""
+
+import base64
+import hashlib
+import hmac
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+
+from apps.common.exceptions import error_body
+from apps.common.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+
+
+def _hmac(*parts: bytes) -> bytes:
+    return hmac.new(settings.SECRET_KEY.encode(), b"\x00".join(parts), hashlib.sha256).digest()
+
+
+def _cipher(key: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(_hmac(b"idempotency-body", key.encode())))
+
+
+def _scope(request: HttpRequest) -> str:
+    from oauth2_provider.models import get_access_token_model  # settings-dependent model lookup
+
+    auth = request.META.get("HTTP_AUTHORIZATION", "")
+    if not auth.lower().startswith("bearer "):
+        return "anonymous"
+    checksum = hashlib.sha256(auth[7:].strip().encode()).hexdigest()
+    user_id = (
+        get_access_token_model()
+        .objects.filter(token_checksum=checksum, expires__gt=timezone.now())
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    return f"user:{user_id}" if user_id else "anonymous"
+
+
+def _fingerprint(request: HttpRequest, scope: str) -> str:
+    parts = [request.method.encode(), request.path.encode()]
+    if scope == "anonymous":
+        parts.append(request.body)  # small JSON auth bodies; binds the key to the same credentials
+    return _hmac(*parts).hex()
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=status)
+
+
+def _claim(scope: str, key_hash: str, fingerprint: str) -> tuple[IdempotencyRecord | None, bool]:
+    """Insert the in-progress row; returns (existing row, False) if the key was used before."""
+    now = timezone.now()
+    expired = now - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS)
+    abandoned = now - timedelta(seconds=settings.IDEMPOTENCY_ABANDONED_SECONDS)  # its process died mid-request
+    IdempotencyRecord.objects.filter(scope=scope, key_hash=key_hash).filter(
+        Q(created_at__lt=expired) | Q(status_code__isnull=True, created_at__lt=abandoned)
+    ).delete()
+    try:
+        with transaction.atomic():
+            IdempotencyRecord.objects.create(scope=scope, key_hash=key_hash, fingerprint=fingerprint)
+        return None, True
+    except IntegrityError:
+        return IdempotencyRecord.objects.filter(scope=scope, key_hash=key_hash).first(), False
+
+
+def _replay(record: IdempotencyRecord | None, key: str, fingerprint: str) -> HttpResponse:
+    if record is None or record.status_code is None:
+        return _error(409, "idempotency_key_in_use", "A request with this Idempotency-Key is still running.")
+    if not hmac.compare_digest(record.fingerprint, fingerprint):
+        return _error(422, "idempotency_key_reused", "This Idempotency-Key was used for a different request.")
+    try:
+        body = _cipher(key).decrypt(bytes(record.body)) if record.body else b""
+    except InvalidToken:
+        return _error(422, "idempotency_key_reused", "This Idempotency-Key was used for a different request.")
+    response = HttpResponse(body, status=record.status_code, content_type=record.content_type or None)
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _store(scope: str, key_hash: str, key: str, response: HttpResponse) -> None:
+    records = IdempotencyRecord.objects.filter(scope=scope, key_hash=key_hash)
+    if response.status_code >= 500 or response.streaming:
+        records.delete()
+        return
+    records.update(
+        status_code=response.status_code,
+        content_type=response.get("Content-Type", ""),
+        body=_cipher(key).encrypt(response.content),
+    )
+
+
+class IdempotencyMiddleware:
+    """Replay the stored answer of a POST retried with the same ``Idempotency-Key``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        raw = request.headers.get(HEADER)
+        if request.method != "POST" or raw is None:
+            return self.get_response(request)
+        try:
+            key = str(uuid.UUID(raw.strip()))
+        except ValueError:
+            return _error(400, "invalid_idempotency_key", f"{HEADER} must be a UUID.")
+        scope = _scope(request)
+        key_hash, fingerprint = _hmac(b"idempotency-key", key.encode()).hex(), _fingerprint(request, scope)
+        record, claimed = _claim(scope, key_hash, fingerprint)
+        if not claimed:
+            return _replay(record, key, fingerprint)
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            IdempotencyRecord.objects.filter(scope=scope, key_hash=key_hash).delete()
+            raise
+        _store(scope, key_hash, key, response)
+        return response
+
+
+def idempotency_records_purge(*, dry_run: bool = False) -> int:
+    """Delete stored answers older than the 24 h window; returns how many."""
+    expired = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS)
+    records = IdempotencyRecord.objects.filter(created_at__lt=expired)
+    return records.count() if dry_run else records.delete()[0]

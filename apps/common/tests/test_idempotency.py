@@ -1,0 +1,144 @@
+import uuid
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from apps.accounts.models import User
+from apps.common.models import IdempotencyRecord
+
+SIGNUP = "/api/v1/auth/signup"
+
+
+def signup_body(email="ada@example.com"):
+    return {"email": email, "password": "analytical-engine-1843", "name": "Ada", "device_id": "phone"}
+
+
+@pytest.mark.django_db
+def test_retried_signup_returns_first_answer_and_creates_one_account(api_client):
+    key = str(uuid.uuid4())
+    first = api_client.post(SIGNUP, signup_body(), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    again = api_client.post(SIGNUP, signup_body(), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert User.objects.filter(email="ada@example.com").count() == 1
+
+
+@pytest.mark.django_db
+def test_replayed_tokens_still_work(api_client):
+    key = str(uuid.uuid4())
+    api_client.post(SIGNUP, signup_body(), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    tokens = api_client.post(SIGNUP, signup_body(), format="json", HTTP_IDEMPOTENCY_KEY=key).json()["tokens"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    assert client.get("/api/v1/users/me").json()["email"] == "ada@example.com"
+
+
+@pytest.mark.django_db
+def test_stored_answer_is_encrypted_and_key_not_stored_in_clear(api_client):
+    key = str(uuid.uuid4())
+    response = api_client.post(SIGNUP, signup_body(), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    record = IdempotencyRecord.objects.get()
+    assert response.json()["tokens"]["access_token"].encode() not in bytes(record.body)
+    assert key not in record.key_hash and record.status_code == 201
+
+
+@pytest.mark.django_db
+def test_same_key_with_another_body_is_refused(api_client):
+    key = str(uuid.uuid4())
+    api_client.post(SIGNUP, signup_body(), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    other = api_client.post(SIGNUP, signup_body("bob@example.com"), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    assert not User.objects.filter(email="bob@example.com").exists()
+
+
+@pytest.mark.django_db
+def test_key_that_is_not_a_uuid_is_bad_input(api_client):
+    response = api_client.post(SIGNUP, signup_body(), format="json", HTTP_IDEMPOTENCY_KEY="abc")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_idempotency_key"
+    assert not User.objects.exists()
+
+
+@pytest.mark.django_db
+def test_request_still_running_gets_conflict(api_client):
+    key = str(uuid.uuid4())
+    api_client.post(SIGNUP, signup_body(), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    IdempotencyRecord.objects.update(status_code=None)
+    response = api_client.post(SIGNUP, signup_body(), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "idempotency_key_in_use"
+
+
+@pytest.mark.django_db
+def test_abandoned_in_progress_key_can_be_used_again(api_client):
+    key = str(uuid.uuid4())
+    api_client.post(SIGNUP, signup_body(), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    User.objects.all().delete()
+    IdempotencyRecord.objects.update(status_code=None, created_at=timezone.now() - timedelta(minutes=10))
+    response = api_client.post(SIGNUP, signup_body(), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 201
+    assert User.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_key_expires_after_a_day(api_client):
+    key = str(uuid.uuid4())
+    api_client.post(SIGNUP, signup_body(), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    response = api_client.post(SIGNUP, signup_body(), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 409  # a real second signup: the email is taken
+    assert "Idempotent-Replayed" not in response
+
+
+@pytest.mark.django_db
+def test_server_errors_are_not_kept_so_the_client_can_retry():
+    client = APIClient(raise_request_exception=False)
+    key = str(uuid.uuid4())
+    with mock.patch("apps.accounts.services.user_signup", side_effect=RuntimeError("boom")):
+        failed = client.post(SIGNUP, signup_body(), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert failed.status_code == 500
+    assert failed.json()["error"]["code"] == "server_error"
+    assert not IdempotencyRecord.objects.exists()
+    assert client.post(SIGNUP, signup_body(), format="json", HTTP_IDEMPOTENCY_KEY=key).status_code == 201
+
+
+@pytest.mark.django_db
+def test_keys_are_scoped_per_user(auth_client, other_client):
+    key = str(uuid.uuid4())
+    first = auth_client.post("/api/v1/auth/logout", {"scope": "other_devices"}, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    second = other_client.post("/api/v1/auth/logout", {"scope": "other_devices"}, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert first.status_code == second.status_code == 204
+    assert "Idempotent-Replayed" not in second
+    assert set(IdempotencyRecord.objects.values_list("scope", flat=True)) == {
+        f"user:{auth_client.user.pk}",
+        f"user:{other_client.user.pk}",
+    }
+
+
+@pytest.mark.django_db
+def test_get_requests_ignore_the_header(auth_client):
+    response = auth_client.get("/api/v1/users/me", HTTP_IDEMPOTENCY_KEY="not-a-uuid")
+    assert response.status_code == 200
+    assert not IdempotencyRecord.objects.exists()
+
+
+@pytest.mark.django_db
+def test_purge_command_deletes_only_expired_records(api_client, capsys):
+    for _ in range(2):
+        api_client.post(SIGNUP, signup_body(f"{uuid.uuid4().hex}@example.com"), format="json",
+                        HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
+    IdempotencyRecord.objects.filter(pk=IdempotencyRecord.objects.first().pk).update(
+        created_at=timezone.now() - timedelta(days=2)
+    )
+    call_command("purge_idempotency_keys", "--dry-run")
+    assert "Would delete 1" in capsys.readouterr().out
+    assert IdempotencyRecord.objects.count() == 2
+    call_command("purge_idempotency_keys")
+    assert "Deleted 1" in capsys.readouterr().out
+    assert IdempotencyRecord.objects.count() == 1
