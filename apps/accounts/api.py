@@ -26,7 +26,10 @@ class UsernameField(serializers.RegexField):
         super().__init__(USERNAME_REGEX, **kwargs)
 
     def to_internal_value(self, data):
-        return super().to_internal_value(str(data).strip().lower())
+        value = str(data).strip().lower()
+        if not value and self.allow_blank:
+            return None  # clients send "" for "no username"
+        return super().to_internal_value(value)
 
 
 def _name_field(**kwargs) -> serializers.CharField:
@@ -59,7 +62,7 @@ class SignupApi(OpenAuthApi):
         email = serializers.EmailField(max_length=254)
         password = serializers.CharField(max_length=128, trim_whitespace=False)
         name = _name_field()
-        username = UsernameField(required=False, allow_null=True)
+        username = UsernameField(required=False, allow_null=True, allow_blank=True)
         device_id = _device_field()
 
     @extend_schema(request=SignupInputSerializer, responses={201: AuthResponse})

@@ -66,6 +66,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.username or self.email
 
+    def clean(self) -> None:
+        # Forms (the admin) bypass UserManager: keep emails lowercase there too, or a
+        # mixed-case address could neither log in nor be found as taken at signup.
+        super().clean()
+        self.email = (self.email or "").strip().lower()
+
     @property
     def has_location(self) -> bool:
         return self.latitude is not None and self.longitude is not None

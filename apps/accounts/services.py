@@ -42,7 +42,9 @@ def _taken(*, email: str | None = None, username: str | None = None, exclude_pk:
 
 
 @transaction.atomic
-def user_signup(*, email: str, password: str, name: str, device_id: str, username: str | None = None) -> tuple[User, Tokens]:
+def user_signup(
+    *, email: str, password: str, name: str, device_id: str, username: str | None = None
+) -> tuple[User, Tokens]:
     """Create an email account and log its device in."""
     email, username = email.strip().lower(), (username or None)
     _taken(email=email, username=username)
@@ -80,7 +82,9 @@ def user_update(*, user: User, **fields) -> User:
     return user
 
 
-def process_uploaded_image(*, file, max_width: int, thumbnail_width: int, square: bool = False) -> images.ProcessedImage:
+def process_uploaded_image(
+    *, file, max_width: int, thumbnail_width: int, square: bool = False
+) -> images.ProcessedImage:
     """Run an upload through the image pipeline, turning its errors into 413/415."""
     try:
         return images.process_image(

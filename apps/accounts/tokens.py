@@ -14,10 +14,10 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
-from oauthlib.common import Request as OAuthlibRequest
-from oauthlib.oauth2 import BearerToken
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
+from oauthlib.common import Request as OAuthlibRequest
+from oauthlib.oauth2 import BearerToken
 
 from apps.accounts.models import DeviceToken, User
 from apps.common.exceptions import AuthenticationError
@@ -91,13 +91,18 @@ def tokens_issue(*, user: User, device_id: str) -> Tokens:
     return _as_tokens(token)
 
 
-def _device_of_refresh_token(raw_refresh_token: str) -> tuple[int | None, str]:
+def _refresh_token_owner(raw_refresh_token: str) -> tuple[int | None, str, bool]:
+    """The live refresh token's user id, device id and whether that user is active."""
     row = (
         RefreshToken.objects.filter(token_checksum=_checksum(raw_refresh_token), revoked__isnull=True)
-        .values_list("user_id", "access_token__device__device_id")
+        .values_list("user_id", "access_token__device__device_id", "user__is_active")
         .first()
     )
-    return (row[0], row[1] or "") if row else (None, "")
+    return (row[0], row[1] or "", row[2]) if row else (None, "", False)
+
+
+def _invalid_refresh_token() -> AuthenticationError:
+    return AuthenticationError("The refresh token is invalid, expired or already used.", code="invalid_token")
 
 
 def tokens_refresh(*, refresh_token: str) -> Tokens:
@@ -106,7 +111,9 @@ def tokens_refresh(*, refresh_token: str) -> Tokens:
     Not atomic as a whole: when an old token is replayed, DOT revokes its whole
     family (reuse protection) and that revocation must survive the error we raise.
     """
-    user_id, device_id = _device_of_refresh_token(refresh_token)
+    user_id, device_id, active = _refresh_token_owner(refresh_token)
+    if user_id is not None and not active:
+        raise _invalid_refresh_token()  # DOT's grant never looks at the user: a deactivated one must not get tokens
     server = oauth2_settings.OAUTH2_SERVER_CLASS(
         oauth2_settings.OAUTH2_VALIDATOR_CLASS(), **oauth2_settings.server_kwargs
     )
@@ -121,7 +128,7 @@ def tokens_refresh(*, refresh_token: str) -> Tokens:
     )
     token = json.loads(response_body)
     if status != 200 or user_id is None:
-        raise AuthenticationError("The refresh token is invalid, expired or already used.", code="invalid_token")
+        raise _invalid_refresh_token()
     _bind_device(user=User(pk=user_id), raw_access_token=token["access_token"], device_id=device_id)
     return _as_tokens(token)
 

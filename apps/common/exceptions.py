@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -126,6 +127,13 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     """DRF exception handler: every error in the contract's shape."""
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+    if isinstance(exc, SuspiciousOperation):
+        # Django's body limits (DATA_UPLOAD_MAX_*) surface here while DRF parses a form
+        # or multipart body; they are the client's fault, never a 500.
+        logger.warning("Refused request in %s: %s", context.get("view"), exc)
+        if isinstance(exc, RequestDataTooBig):
+            return Response(error_body("too_large", "The request body is too large."), status=413)
+        return Response(error_body("bad_request", "The request could not be processed."), status=400)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -7,12 +7,14 @@ from django.http import HttpRequest, HttpResponse
 
 
 def _client_request_id(value: str | None) -> str | None:
+    """The client's ID if it is a UUID: unchanged in either case (iOS sends upper case), else canonical."""
     if not value:
         return None
     try:
-        return str(uuid.UUID(value))
+        canonical = str(uuid.UUID(value))
     except ValueError:
         return None
+    return value if value.lower() == canonical else canonical
 
 
 class RequestIDMiddleware:

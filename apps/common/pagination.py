@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from rest_framework import pagination, serializers
 from rest_framework.exceptions import ValidationError
@@ -39,6 +40,16 @@ class CursorPagination(pagination.CursorPagination):
         try:
             return super().decode_cursor(request)
         except Exception as exc:  # DRF raises NotFound; a bad cursor is bad input
+            raise ValidationError({"cursor": [self.invalid_cursor_message]}) from exc
+
+    def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list | None:
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except (ValueError, TypeError, DjangoValidationError) as exc:
+            # A cursor decodes fine but carries a position its field cannot take ("p=abc" for an id):
+            # Django refuses it when the filter is built. Without a cursor it is a real bug: re-raise.
+            if request.query_params.get(self.cursor_query_param) is None:
+                raise
             raise ValidationError({"cursor": [self.invalid_cursor_message]}) from exc
 
     def get_paginated_response(self, data: list) -> Response:

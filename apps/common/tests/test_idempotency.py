@@ -111,8 +111,9 @@ def test_server_errors_are_not_kept_so_the_client_can_retry():
 @pytest.mark.django_db
 def test_keys_are_scoped_per_user(auth_client, other_client):
     key = str(uuid.uuid4())
-    first = auth_client.post("/api/v1/auth/logout", {"scope": "other_devices"}, format="json", HTTP_IDEMPOTENCY_KEY=key)
-    second = other_client.post("/api/v1/auth/logout", {"scope": "other_devices"}, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    body = {"scope": "other_devices"}
+    first = auth_client.post("/api/v1/auth/logout", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    second = other_client.post("/api/v1/auth/logout", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
     assert first.status_code == second.status_code == 204
     assert "Idempotent-Replayed" not in second
     assert set(IdempotencyRecord.objects.values_list("scope", flat=True)) == {
