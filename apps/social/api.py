@@ -1,0 +1,84 @@
+"""Follow graph endpoints (shared/API.md, "Users and the follow graph")."""
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.serializers import UserSerializer
+from apps.common.pagination import paginated_response, paginated_schema
+from apps.social import selectors, services
+from apps.social.models import Follow
+
+LIST_ORDERING = ("-created_at", "-id")
+LIST_PARAMETERS = [OpenApiParameter("limit", int), OpenApiParameter("cursor", str)]
+UNKNOWN_USER = OpenApiResponse(description="Unknown or inactive user, or a malformed id")
+
+
+class FollowStateOutputSerializer(serializers.Serializer):
+    following = serializers.BooleanField()
+
+
+class FollowerOutputSerializer(serializers.Serializer):
+    """A follower of the listed user, and since when; `user.is_following` is whether the caller follows them."""
+
+    other = "follower"  # the Follow side shown as ``user``
+    user = UserSerializer(source="follower")
+    created_at = serializers.DateTimeField()
+
+    def to_representation(self, follow: Follow) -> dict:
+        getattr(follow, self.other).is_following = follow.other_is_following  # annotated by the selector
+        return super().to_representation(follow)
+
+
+class FollowingOutputSerializer(FollowerOutputSerializer):
+    """A user the listed user follows, and since when; `user.is_following` is whether the caller follows them."""
+
+    other = "followee"
+    user = UserSerializer(source="followee")
+
+
+class FollowApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={
+            200: FollowStateOutputSerializer,
+            400: OpenApiResponse(description="`cannot_follow_self`"),
+            404: UNKNOWN_USER,
+        },
+    )
+    def post(self, request: Request, user_id: str) -> Response:
+        services.follow_create(follower=request.user, followee_id=user_id)
+        return Response(FollowStateOutputSerializer({"following": True}).data)
+
+    @extend_schema(request=None, responses={200: FollowStateOutputSerializer, 404: UNKNOWN_USER})
+    def delete(self, request: Request, user_id: str) -> Response:
+        services.follow_delete(follower=request.user, followee_id=user_id)
+        return Response(FollowStateOutputSerializer({"following": False}).data)
+
+
+class FollowerListApi(APIView):
+    @extend_schema(
+        parameters=LIST_PARAMETERS,
+        responses={200: paginated_schema(FollowerOutputSerializer, "FollowerList"), 404: UNKNOWN_USER},
+    )
+    def get(self, request: Request, user_id: str) -> Response:
+        follows = selectors.followers_list(user_id=user_id, viewer=request.user)
+        return paginated_response(
+            request=request, queryset=follows, serializer_class=FollowerOutputSerializer, view=self,
+            ordering=LIST_ORDERING,
+        )
+
+
+class FollowingListApi(APIView):
+    @extend_schema(
+        parameters=LIST_PARAMETERS,
+        responses={200: paginated_schema(FollowingOutputSerializer, "FollowingList"), 404: UNKNOWN_USER},
+    )
+    def get(self, request: Request, user_id: str) -> Response:
+        follows = selectors.following_list(user_id=user_id, viewer=request.user)
+        return paginated_response(
+            request=request, queryset=follows, serializer_class=FollowingOutputSerializer, view=self,
+            ordering=LIST_ORDERING,
+        )
