@@ -1,0 +1,171 @@
+"""Post, like and comment endpoints (shared/API.md, "Posts, likes, comments")."""
+
+from collections.abc import Callable, Iterable
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.common.pagination import CursorPagination
+from apps.posts import selectors, services
+from apps.posts.models import CAPTION_MAX_LENGTH, COMMENT_MAX_LENGTH
+from apps.posts.serializers import (
+    CommentListSchema,
+    CommentSerializer,
+    PostLikeListSchema,
+    PostLikeSerializer,
+    PostListSchema,
+    PostSerializer,
+)
+
+PAGE_PARAMETERS = [OpenApiParameter("limit", int), OpenApiParameter("cursor", str)]
+BAD_INPUT = OpenApiResponse(description="Invalid fields (see error.fields)")
+UNKNOWN_POST = OpenApiResponse(description="Unknown post, one the caller may not see, or a malformed id")
+
+LikeStateSerializer = inline_serializer(
+    "PostLikeState", {"liked": serializers.BooleanField(), "likes_count": serializers.IntegerField()}
+)
+
+
+def _page(
+    *,
+    request: Request,
+    view: APIView,
+    queryset: QuerySet,
+    serializer_class: type[serializers.Serializer],
+    prepare: Callable[..., list],
+    ordering: tuple[str, ...] | None = None,
+) -> Response:
+    """One page of ``queryset`` in the contract's list shape, prepared for the viewer after paging."""
+    paginator = CursorPagination(ordering=ordering)
+    page: Iterable = paginator.paginate_queryset(queryset, request, view=view) or []
+    items = prepare(page, request.user)
+    return paginator.get_paginated_response(serializer_class(items, many=True, context={"request": request}).data)
+
+
+def _post_body(request: Request, post_id: int | str) -> dict:
+    return PostSerializer(selectors.post_get(post_id=post_id, viewer=request.user), context={"request": request}).data
+
+
+class PostCreateApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    class PostCreateInputSerializer(serializers.Serializer):
+        photo = serializers.FileField(allow_empty_file=False)
+        caption = serializers.CharField(max_length=CAPTION_MAX_LENGTH, required=False, allow_blank=True, default="")
+        latitude = serializers.FloatField(min_value=-90, max_value=90, required=False)
+        longitude = serializers.FloatField(min_value=-180, max_value=180, required=False)
+
+        def validate(self, attrs: dict) -> dict:
+            if ("latitude" in attrs) != ("longitude" in attrs):
+                missing = "latitude" if "longitude" in attrs else "longitude"
+                raise serializers.ValidationError({missing: ["Send both latitude and longitude, or neither."]})
+            return attrs
+
+    @extend_schema(
+        request={"multipart/form-data": PostCreateInputSerializer},
+        responses={
+            201: PostSerializer,
+            400: BAD_INPUT,
+            413: OpenApiResponse(description="The photo is too large (bytes or pixels)."),
+            415: OpenApiResponse(description="The photo is not a JPEG, PNG, WebP or HEIC image."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.PostCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        post = services.post_create(author=request.user, **data.validated_data)
+        return Response(_post_body(request, post.pk), status=status.HTTP_201_CREATED)
+
+
+class PostDetailApi(APIView):
+    @extend_schema(responses={200: PostSerializer, 404: UNKNOWN_POST})
+    def get(self, request: Request, post_id: str) -> Response:
+        return Response(_post_body(request, post_id))
+
+    @extend_schema(responses={204: None, 404: UNKNOWN_POST}, description="Only the author may delete a post.")
+    def delete(self, request: Request, post_id: str) -> Response:
+        services.post_delete(post_id=post_id, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserPostListApi(APIView):
+    @extend_schema(
+        parameters=PAGE_PARAMETERS,
+        responses={200: PostListSchema, 404: OpenApiResponse(description="Unknown or inactive user")},
+        description="The user's posts, newest first.",
+    )
+    def get(self, request: Request, user_id: str) -> Response:
+        posts = selectors.post_list_for_user(user_id=user_id, viewer=request.user)
+        return _page(
+            request=request, view=self, queryset=posts, serializer_class=PostSerializer,
+            prepare=lambda page, viewer: selectors.posts_prepare(posts=page, viewer=viewer),
+        )
+
+
+class PostLikeApi(APIView):
+    @extend_schema(request=None, responses={200: LikeStateSerializer, 404: UNKNOWN_POST})
+    def post(self, request: Request, post_id: str) -> Response:
+        _, likes_count = services.like_create(post_id=post_id, user=request.user)
+        return Response({"liked": True, "likes_count": likes_count})
+
+    @extend_schema(responses={200: LikeStateSerializer, 404: UNKNOWN_POST})
+    def delete(self, request: Request, post_id: str) -> Response:
+        _, likes_count = services.like_delete(post_id=post_id, user=request.user)
+        return Response({"liked": False, "likes_count": likes_count})
+
+
+class PostLikeListApi(APIView):
+    @extend_schema(
+        parameters=PAGE_PARAMETERS,
+        responses={200: PostLikeListSchema, 404: UNKNOWN_POST},
+        description="Who liked the post, newest first.",
+    )
+    def get(self, request: Request, post_id: str) -> Response:
+        likes = selectors.like_list(post_id=post_id, viewer=request.user)
+        return _page(
+            request=request, view=self, queryset=likes, serializer_class=PostLikeSerializer,
+            prepare=lambda page, viewer: selectors.likes_prepare(likes=page, viewer=viewer),
+        )
+
+
+class PostCommentListApi(APIView):
+    class CommentCreateInputSerializer(serializers.Serializer):
+        text = serializers.CharField(min_length=1, max_length=COMMENT_MAX_LENGTH)
+
+    @extend_schema(
+        parameters=PAGE_PARAMETERS,
+        responses={200: CommentListSchema, 404: UNKNOWN_POST},
+        description="The post's comments, oldest first.",
+    )
+    def get(self, request: Request, post_id: str) -> Response:
+        comments = selectors.comment_list(post_id=post_id, viewer=request.user)
+        return _page(
+            request=request, view=self, queryset=comments, serializer_class=CommentSerializer,
+            prepare=lambda page, viewer: selectors.comments_prepare(comments=page, viewer=viewer),
+            ordering=("created_at", "id"),
+        )
+
+    @extend_schema(
+        request=CommentCreateInputSerializer, responses={201: CommentSerializer, 400: BAD_INPUT, 404: UNKNOWN_POST}
+    )
+    def post(self, request: Request, post_id: str) -> Response:
+        data = self.CommentCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        comment = services.comment_create(post_id=post_id, author=request.user, **data.validated_data)
+        selectors.comments_prepare(comments=[comment], viewer=request.user)
+        return Response(CommentSerializer(comment, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+class CommentDetailApi(APIView):
+    @extend_schema(
+        responses={204: None, 404: OpenApiResponse(description="Unknown comment, or not the caller's to delete")},
+        description="The comment's author or the post's author may delete a comment.",
+    )
+    def delete(self, request: Request, comment_id: str) -> Response:
+        services.comment_delete(comment_id=comment_id, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,130 @@
+"""Reads of posts, likes and comments, prepared for a viewer with a fixed number of queries.
+
+A page of posts costs the same whatever its size: one query for the posts (with author,
+``liked_by_me`` and the ids of the latest like and comment), one for those likes with
+their users, one for those comments with their authors, and one call that marks every
+user on the page for the viewer (``is_following``).
+"""
+
+from collections.abc import Iterable, Sequence
+
+from django.db.models import Exists, OuterRef, QuerySet, Subquery, Value
+
+from apps.accounts.models import User
+from apps.accounts.selectors import user_get, users_mark_for_viewer
+from apps.common.exceptions import NotFound
+from apps.posts.models import Comment, Like, Post
+
+MAX_ID = 2**63 - 1
+
+
+def parse_id(value: int | str) -> int:
+    """A database id from a URL or body; ValueError if it cannot be one."""
+    if isinstance(value, bool):
+        raise ValueError("Not an id.")
+    text = str(value)
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_ID:
+        raise ValueError("Not an id.")
+    return int(text)
+
+
+def _viewer_id(viewer: User | None) -> int | None:
+    return viewer.pk if viewer is not None and viewer.is_authenticated else None
+
+
+def _not_found() -> NotFound:
+    return NotFound("No such post.", code="post_not_found")
+
+
+# --- posts ------------------------------------------------------------------------
+
+
+def post_queryset(*, viewer: User | None) -> QuerySet[Post]:
+    """Visible posts with author, ``liked_by_me`` and the ids of the latest like and comment; prepare each page."""
+    latest_like = Like.objects.filter(post=OuterRef("pk")).order_by("-created_at", "-id").values("id")[:1]
+    latest_comment = Comment.objects.filter(post=OuterRef("pk")).order_by("-created_at", "-id").values("id")[:1]
+    viewer_id = _viewer_id(viewer)
+    liked = Exists(Like.objects.filter(post=OuterRef("pk"), user_id=viewer_id)) if viewer_id else Value(False)
+    return (
+        Post.objects.filter(author__is_active=True)
+        .select_related("author")
+        .annotate(liked_by_me=liked, latest_like_id=Subquery(latest_like), latest_comment_id=Subquery(latest_comment))
+    )
+
+
+def _by_id(queryset: QuerySet, ids: Iterable[int | None]) -> dict:
+    wanted = {pk for pk in ids if pk is not None}
+    return {obj.pk: obj for obj in queryset.filter(pk__in=wanted)} if wanted else {}
+
+
+def posts_prepare(*, posts: Iterable[Post], viewer: User | None) -> list[Post]:
+    """Attach ``latest_like``/``latest_comment`` and mark every user for ``viewer``; posts come from post_queryset."""
+    posts = list(posts)
+    likes = _by_id(Like.objects.select_related("user"), (post.latest_like_id for post in posts))
+    comments = _by_id(Comment.objects.select_related("author"), (post.latest_comment_id for post in posts))
+    for post in posts:
+        post.latest_like = likes.get(post.latest_like_id)
+        post.latest_comment = comments.get(post.latest_comment_id)
+    users = [post.author for post in posts]
+    users += [like.user for like in likes.values()] + [comment.author for comment in comments.values()]
+    users_mark_for_viewer(users=users, viewer=viewer)
+    return posts
+
+
+def post_list_prepared(*, posts: QuerySet[Post] | Sequence[int], viewer: User | None) -> list[Post]:
+    """Fully prepared posts from a Post queryset or a list of ids, in that order; hidden or missing ones dropped."""
+    post_ids = list(posts.values_list("pk", flat=True)) if isinstance(posts, QuerySet) else [int(pk) for pk in posts]
+    found = _by_id(post_queryset(viewer=viewer), post_ids)
+    return posts_prepare(posts=[found[pk] for pk in dict.fromkeys(post_ids) if pk in found], viewer=viewer)
+
+
+def post_get(*, post_id: int | str, viewer: User | None) -> Post:
+    """One visible post, prepared for ``viewer``, or NotFound."""
+    try:
+        post = post_queryset(viewer=viewer).get(pk=parse_id(post_id))
+    except (Post.DoesNotExist, ValueError) as exc:
+        raise _not_found() from exc
+    return posts_prepare(posts=[post], viewer=viewer)[0]
+
+
+def post_list_for_user(*, user_id: int | str, viewer: User | None) -> QuerySet[Post]:
+    """A user's posts (unordered: the paginator orders newest first), or NotFound; prepare each page."""
+    user = user_get(user_id=user_id, viewer=viewer)
+    return post_queryset(viewer=viewer).filter(author_id=user.pk)
+
+
+def _visible_post_id(*, post_id: int | str) -> int:
+    try:
+        pk = parse_id(post_id)
+    except ValueError as exc:
+        raise _not_found() from exc
+    if not Post.objects.filter(pk=pk, author__is_active=True).exists():
+        raise _not_found()
+    return pk
+
+
+# --- likes and comments -------------------------------------------------------------
+
+
+def like_list(*, post_id: int | str, viewer: User | None) -> QuerySet[Like]:
+    """The likes of a visible post with their users, or NotFound; prepare each page with likes_prepare."""
+    return Like.objects.filter(post_id=_visible_post_id(post_id=post_id)).select_related("user")
+
+
+def likes_prepare(*, likes: Iterable[Like], viewer: User | None) -> list[Like]:
+    """Mark the likers for ``viewer`` with one call."""
+    likes = list(likes)
+    users_mark_for_viewer(users=[like.user for like in likes], viewer=viewer)
+    return likes
+
+
+def comment_list(*, post_id: int | str, viewer: User | None) -> QuerySet[Comment]:
+    """The comments of a visible post with their authors, or NotFound; prepare each page with comments_prepare."""
+    return Comment.objects.filter(post_id=_visible_post_id(post_id=post_id)).select_related("author")
+
+
+def comments_prepare(*, comments: Iterable[Comment], viewer: User | None) -> list[Comment]:
+    """Mark the comment authors for ``viewer`` with one call."""
+    comments = list(comments)
+    users_mark_for_viewer(users=[comment.author for comment in comments], viewer=viewer)
+    return comments

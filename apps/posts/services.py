@@ -1,0 +1,210 @@
+"""Writes of posts, likes and comments; counters are kept exact with F() updates of real changes."""
+
+import uuid
+from dataclasses import asdict
+from functools import partial
+from typing import IO
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+
+from apps.accounts.models import User
+from apps.accounts.services import process_uploaded_image, user_counter_add
+from apps.common import geo, images
+from apps.common.exceptions import InvalidInput, NotFound
+from apps.posts import signals
+from apps.posts.models import CAPTION_MAX_LENGTH, COMMENT_MAX_LENGTH, Comment, Like, Post
+from apps.posts.selectors import parse_id
+
+PHOTO_MAX_WIDTH = 1080
+THUMBNAIL_WIDTH = 320
+
+
+# --- posts ------------------------------------------------------------------------
+
+
+def _check_location(*, latitude: float | None, longitude: float | None) -> None:
+    if (latitude is None) != (longitude is None):
+        missing = "longitude" if longitude is None else "latitude"
+        raise InvalidInput(fields={missing: ["Send both latitude and longitude, or neither."]})
+    if latitude is not None and not -90 <= latitude <= 90:
+        raise InvalidInput(fields={"latitude": ["Must be between -90 and 90."]})
+    if longitude is not None and not -180 <= longitude <= 180:
+        raise InvalidInput(fields={"longitude": ["Must be between -180 and 180."]})
+
+
+def _store_photo(*, author_id: int, image: images.ProcessedImage) -> tuple[str, str]:
+    """Save the photo and its thumbnail; if the second save fails, the first file is removed."""
+    stem = f"posts/{author_id}/{uuid.uuid4().hex}"
+    main = default_storage.save(f"{stem}{image.extension}", ContentFile(image.content))
+    try:
+        thumb = default_storage.save(f"{stem}_thumb{image.extension}", ContentFile(image.thumbnail))
+    except BaseException:
+        _delete_files(main)
+        raise
+    return main, thumb
+
+
+def _delete_files(*names: str) -> None:
+    for name in names:
+        if name:
+            default_storage.delete(name)
+
+
+@transaction.atomic
+def _post_insert(
+    *, author: User, caption: str, names: tuple[str, str], image: images.ProcessedImage, place: geo.Place | None
+) -> Post:
+    location = asdict(place) if place else {}  # latitude, longitude, city, country_code, grid_cell
+    post = Post.objects.create(
+        author=author, caption=caption, photo=names[0], photo_thumbnail=names[1],
+        width=image.width, height=image.height, blurhash=image.blurhash, **location,
+    )
+    user_counter_add(user_id=author.pk, field="posts_count", delta=1)
+    # Inside the transaction: a receiver's outbox row commits or rolls back with the post.
+    signals.post_published.send(sender=Post, post=post)
+    return post
+
+
+def post_create(
+    *, author: User, photo: IO[bytes], caption: str = "", latitude: float | None = None, longitude: float | None = None
+) -> Post:
+    """Clean and store an uploaded photo and publish it as the author's new post."""
+    caption = (caption or "").strip()
+    if len(caption) > CAPTION_MAX_LENGTH:
+        raise InvalidInput(fields={"caption": [f"At most {CAPTION_MAX_LENGTH} characters."]})
+    _check_location(latitude=latitude, longitude=longitude)
+    image = process_uploaded_image(file=photo, max_width=PHOTO_MAX_WIDTH, thumbnail_width=THUMBNAIL_WIDTH)
+    place = geo.locate(latitude=latitude, longitude=longitude) if latitude is not None else None
+    names = _store_photo(author_id=author.pk, image=image)
+    # Files cannot join the transaction: if the rows are not written, remove them again.
+    # (Called inside an outer transaction that later rolls back, the files would stay; the API never does.)
+    try:
+        return _post_insert(author=author, caption=caption, names=names, image=image, place=place)
+    except BaseException:
+        _delete_files(*names)
+        raise
+
+
+def _visible_post(*, post_id: int | str) -> Post:
+    """The post's id, author and files, or NotFound (unknown, malformed or by an inactive author)."""
+    try:
+        return Post.objects.only("id", "author_id", "created_at", "photo", "photo_thumbnail").get(
+            pk=parse_id(post_id), author__is_active=True
+        )
+    except (Post.DoesNotExist, ValueError) as exc:
+        raise NotFound("No such post.", code="post_not_found") from exc
+
+
+@transaction.atomic
+def post_remove(*, post: Post) -> bool:
+    """Delete a post with its likes and comments, whoever asks (moderation); False if already gone."""
+    deleted, per_model = Post.objects.filter(pk=post.pk).delete()
+    if not per_model.get(Post._meta.label):
+        return False  # a concurrent delete won; it did the bookkeeping
+    user_counter_add(user_id=post.author_id, field="posts_count", delta=-1)
+    signals.post_deleted.send(sender=Post, post_id=post.pk, author_id=post.author_id, created_at=post.created_at)
+    names = (post.photo, post.photo_thumbnail)
+    transaction.on_commit(lambda: _delete_files(*names))
+    return True
+
+
+def post_delete(*, post_id: int | str, user: User) -> None:
+    """Delete the caller's own post; someone else's post is NotFound and stays."""
+    post = _visible_post(post_id=post_id)
+    if post.author_id != user.pk:
+        raise NotFound("No such post.", code="post_not_found")
+    post_remove(post=post)
+
+
+# --- likes ------------------------------------------------------------------------
+
+
+def _likes_count(*, post_id: int) -> int:
+    try:
+        return Post.objects.values_list("likes_count", flat=True).get(pk=post_id)
+    except Post.DoesNotExist as exc:  # deleted while we were liking it
+        raise NotFound("No such post.", code="post_not_found") from exc
+
+
+@transaction.atomic
+def like_create(*, post_id: int | str, user: User) -> tuple[bool, int]:
+    """Like a post once; a repeat changes nothing. Returns (newly liked, likes count)."""
+    post = _visible_post(post_id=post_id)
+    try:
+        with transaction.atomic():  # a savepoint: a duplicate must not break the outer transaction
+            Like.objects.create(post_id=post.pk, user=user)
+    except IntegrityError:
+        return False, _likes_count(post_id=post.pk)  # already liked (or the post just vanished)
+    Post.objects.filter(pk=post.pk).update(likes_count=F("likes_count") + 1)
+    transaction.on_commit(
+        partial(signals.post_liked.send, sender=Like, post_id=post.pk, post_author_id=post.author_id, user_id=user.pk)
+    )
+    return True, _likes_count(post_id=post.pk)
+
+
+@transaction.atomic
+def like_remove(*, like: Like) -> bool:
+    """Delete one like, whoever asks (moderation); False if already gone."""
+    deleted, _ = Like.objects.filter(pk=like.pk).delete()
+    if deleted:
+        Post.objects.filter(pk=like.post_id).update(likes_count=Greatest(F("likes_count") - 1, 0))
+    return bool(deleted)
+
+
+@transaction.atomic
+def like_delete(*, post_id: int | str, user: User) -> tuple[bool, int]:
+    """Take back a like; unliking twice changes nothing. Returns (was liked, likes count)."""
+    post = _visible_post(post_id=post_id)
+    deleted, _ = Like.objects.filter(post_id=post.pk, user=user).delete()
+    if deleted:
+        Post.objects.filter(pk=post.pk).update(likes_count=Greatest(F("likes_count") - 1, 0))
+    return bool(deleted), _likes_count(post_id=post.pk)
+
+
+# --- comments ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def comment_create(*, post_id: int | str, author: User, text: str) -> Comment:
+    """Comment on a post (any number of times); text is stripped, 1 to 2200 characters."""
+    text = (text or "").strip()
+    if not 1 <= len(text) <= COMMENT_MAX_LENGTH:
+        raise InvalidInput(fields={"text": [f"Between 1 and {COMMENT_MAX_LENGTH} characters."]})
+    post = _visible_post(post_id=post_id)
+    try:
+        with transaction.atomic():
+            comment = Comment.objects.create(post_id=post.pk, author=author, text=text)
+    except IntegrityError as exc:  # the post was deleted meanwhile
+        raise NotFound("No such post.", code="post_not_found") from exc
+    Post.objects.filter(pk=post.pk).update(comments_count=F("comments_count") + 1)
+    transaction.on_commit(
+        partial(
+            signals.post_commented.send, sender=Comment, comment_id=comment.pk, post_id=post.pk,
+            post_author_id=post.author_id, user_id=author.pk,
+        )
+    )
+    return comment
+
+
+@transaction.atomic
+def comment_remove(*, comment: Comment) -> bool:
+    """Delete a comment, whoever asks (moderation); False if already gone."""
+    deleted, _ = Comment.objects.filter(pk=comment.pk).delete()
+    if deleted:
+        Post.objects.filter(pk=comment.post_id).update(comments_count=Greatest(F("comments_count") - 1, 0))
+    return bool(deleted)
+
+
+def comment_delete(*, comment_id: int | str, user: User) -> None:
+    """Delete a comment as its author or as the post's author; anyone else gets NotFound."""
+    try:
+        comment = Comment.objects.select_related("post").get(pk=parse_id(comment_id), post__author__is_active=True)
+    except (Comment.DoesNotExist, ValueError) as exc:
+        raise NotFound("No such comment.", code="comment_not_found") from exc
+    if user.pk not in (comment.author_id, comment.post.author_id):
+        raise NotFound("No such comment.", code="comment_not_found")
+    comment_remove(comment=comment)
