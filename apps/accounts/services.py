@@ -1,14 +1,11 @@
 """Account writes: signup, login, profile, picture, location, last-active time."""
 
-import uuid
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
@@ -24,6 +21,7 @@ from apps.common.exceptions import (
     PayloadTooLarge,
     UnsupportedMedia,
 )
+from apps.common.storage import delete_files, store_image
 
 
 def _check_password(*, password: str, user: User) -> None:
@@ -101,29 +99,16 @@ def process_uploaded_image(
         raise UnsupportedMedia(exc.message) from exc
 
 
-def _store_picture(*, user: User, image: images.ProcessedImage) -> tuple[str, str]:
-    stem = f"profiles/{user.pk}/{uuid.uuid4().hex}"
-    main = default_storage.save(f"{stem}{image.extension}", ContentFile(image.content))
-    thumb = default_storage.save(f"{stem}_thumb{image.extension}", ContentFile(image.thumbnail))
-    return main, thumb
-
-
-def _delete_files(*names: str) -> None:
-    for name in names:
-        if name:
-            default_storage.delete(name)
-
-
 def user_picture_set_processed(*, user: User, image: images.ProcessedImage) -> User:
     """Store an already processed picture as the user's profile picture, replacing the old one."""
     old = (user.picture, user.picture_thumbnail)
-    user.picture, user.picture_thumbnail = _store_picture(user=user, image=image)
+    user.picture, user.picture_thumbnail = store_image(folder=f"profiles/{user.pk}", image=image)
     try:
         user.save(update_fields=["picture", "picture_thumbnail"])
     except Exception:
-        _delete_files(user.picture, user.picture_thumbnail)
+        delete_files(user.picture, user.picture_thumbnail)
         raise
-    transaction.on_commit(lambda: _delete_files(*old))
+    transaction.on_commit(lambda: delete_files(*old))
     return user
 
 

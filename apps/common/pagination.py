@@ -1,5 +1,6 @@
 """The contract's list pagination: ``{"results": [...], "next": url | null}`` with opaque cursors."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -74,10 +75,17 @@ def paginated_response(
     view: Any,
     ordering: tuple[str, ...] | None = None,
     context: dict | None = None,
+    prepare: Callable[[list], list] | None = None,
 ) -> Response:
-    """Serialize one page of ``queryset`` in the contract's list shape."""
+    """Serialize one page of ``queryset`` in the contract's list shape.
+
+    ``prepare`` runs on the page's rows before serializing (to load related rows
+    and per-viewer flags for the whole page in a fixed number of queries).
+    """
     paginator = CursorPagination(ordering=ordering)
-    page = paginator.paginate_queryset(queryset, request, view=view)
+    page = paginator.paginate_queryset(queryset, request, view=view) or []
+    if prepare is not None:
+        page = prepare(page)
     ctx = {"request": request, **(context or {})}
     return paginator.get_paginated_response(serializer_class(page, many=True, context=ctx).data)
 

@@ -1,8 +1,5 @@
 """Post, like and comment endpoints (shared/API.md, "Posts, likes, comments")."""
 
-from collections.abc import Callable, Iterable
-
-from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -10,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.common.pagination import CursorPagination
+from apps.common.pagination import paginated_response
 from apps.posts import selectors, services
 from apps.posts.models import CAPTION_MAX_LENGTH, COMMENT_MAX_LENGTH
 from apps.posts.serializers import (
@@ -29,22 +26,6 @@ UNKNOWN_POST = OpenApiResponse(description="Unknown post, one the caller may not
 LikeStateSerializer = inline_serializer(
     "PostLikeState", {"liked": serializers.BooleanField(), "likes_count": serializers.IntegerField()}
 )
-
-
-def _page(
-    *,
-    request: Request,
-    view: APIView,
-    queryset: QuerySet,
-    serializer_class: type[serializers.Serializer],
-    prepare: Callable[..., list],
-    ordering: tuple[str, ...] | None = None,
-) -> Response:
-    """One page of ``queryset`` in the contract's list shape, prepared for the viewer after paging."""
-    paginator = CursorPagination(ordering=ordering)
-    page: Iterable = paginator.paginate_queryset(queryset, request, view=view) or []
-    items = prepare(page, request.user)
-    return paginator.get_paginated_response(serializer_class(items, many=True, context={"request": request}).data)
 
 
 def _post_body(request: Request, post_id: int | str) -> dict:
@@ -101,9 +82,9 @@ class UserPostListApi(APIView):
     )
     def get(self, request: Request, user_id: str) -> Response:
         posts = selectors.post_list_for_user(user_id=user_id, viewer=request.user)
-        return _page(
+        return paginated_response(
             request=request, view=self, queryset=posts, serializer_class=PostSerializer,
-            prepare=lambda page, viewer: selectors.posts_prepare(posts=page, viewer=viewer),
+            prepare=lambda page: selectors.posts_prepare(posts=page, viewer=request.user),
         )
 
 
@@ -127,9 +108,9 @@ class PostLikeListApi(APIView):
     )
     def get(self, request: Request, post_id: str) -> Response:
         likes = selectors.like_list(post_id=post_id, viewer=request.user)
-        return _page(
+        return paginated_response(
             request=request, view=self, queryset=likes, serializer_class=PostLikeSerializer,
-            prepare=lambda page, viewer: selectors.likes_prepare(likes=page, viewer=viewer),
+            prepare=lambda page: selectors.likes_prepare(likes=page, viewer=request.user),
         )
 
 
@@ -144,9 +125,9 @@ class PostCommentListApi(APIView):
     )
     def get(self, request: Request, post_id: str) -> Response:
         comments = selectors.comment_list(post_id=post_id, viewer=request.user)
-        return _page(
+        return paginated_response(
             request=request, view=self, queryset=comments, serializer_class=CommentSerializer,
-            prepare=lambda page, viewer: selectors.comments_prepare(comments=page, viewer=viewer),
+            prepare=lambda page: selectors.comments_prepare(comments=page, viewer=request.user),
             ordering=("created_at", "id"),
         )
 

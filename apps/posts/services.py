@@ -1,12 +1,9 @@
 """Writes of posts, likes and comments; counters are kept exact with F() updates of real changes."""
 
-import uuid
 from dataclasses import asdict
 from functools import partial
 from typing import IO
 
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
@@ -15,6 +12,7 @@ from apps.accounts.models import User
 from apps.accounts.services import process_uploaded_image, user_counter_add
 from apps.common import geo, images
 from apps.common.exceptions import InvalidInput, NotFound
+from apps.common.storage import delete_files, store_image
 from apps.posts import signals
 from apps.posts.models import CAPTION_MAX_LENGTH, COMMENT_MAX_LENGTH, Comment, Like, Post
 from apps.posts.selectors import parse_id
@@ -34,24 +32,6 @@ def _check_location(*, latitude: float | None, longitude: float | None) -> None:
         raise InvalidInput(fields={"latitude": ["Must be between -90 and 90."]})
     if longitude is not None and not -180 <= longitude <= 180:
         raise InvalidInput(fields={"longitude": ["Must be between -180 and 180."]})
-
-
-def _store_photo(*, author_id: int, image: images.ProcessedImage) -> tuple[str, str]:
-    """Save the photo and its thumbnail; if the second save fails, the first file is removed."""
-    stem = f"posts/{author_id}/{uuid.uuid4().hex}"
-    main = default_storage.save(f"{stem}{image.extension}", ContentFile(image.content))
-    try:
-        thumb = default_storage.save(f"{stem}_thumb{image.extension}", ContentFile(image.thumbnail))
-    except BaseException:
-        _delete_files(main)
-        raise
-    return main, thumb
-
-
-def _delete_files(*names: str) -> None:
-    for name in names:
-        if name:
-            default_storage.delete(name)
 
 
 @transaction.atomic
@@ -79,13 +59,13 @@ def post_create(
     _check_location(latitude=latitude, longitude=longitude)
     image = process_uploaded_image(file=photo, max_width=PHOTO_MAX_WIDTH, thumbnail_width=THUMBNAIL_WIDTH)
     place = geo.locate(latitude=latitude, longitude=longitude) if latitude is not None else None
-    names = _store_photo(author_id=author.pk, image=image)
+    names = store_image(folder=f"posts/{author.pk}", image=image)
     # Files cannot join the transaction: if the rows are not written, remove them again.
     # (Called inside an outer transaction that later rolls back, the files would stay; the API never does.)
     try:
         return _post_insert(author=author, caption=caption, names=names, image=image, place=place)
     except BaseException:
-        _delete_files(*names)
+        delete_files(*names)
         raise
 
 
@@ -108,7 +88,7 @@ def post_remove(*, post: Post) -> bool:
     user_counter_add(user_id=post.author_id, field="posts_count", delta=-1)
     signals.post_deleted.send(sender=Post, post_id=post.pk, author_id=post.author_id, created_at=post.created_at)
     names = (post.photo, post.photo_thumbnail)
-    transaction.on_commit(lambda: _delete_files(*names))
+    transaction.on_commit(lambda: delete_files(*names))
     return True
 
 
