@@ -453,3 +453,11 @@ def test_open_endpoints_count_anonymous_requests_per_ip_too(api_client, user, mo
     response = api_client.post(LOGIN, body)
 
     assert_error(response, 429, "rate_limited")
+
+
+def test_swagger_ui_assets_are_served_without_debug(client, settings):
+    assert settings.DEBUG is False
+    response = client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+
+    assert response.status_code == 200
+    assert b"SwaggerUI" in b"".join(response.streaming_content)
