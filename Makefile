@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 ## Serve the API on http://127.0.0.1:8000 with SQLite under var/ (nothing else to install).
 run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
-	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:8000
+	DEBUG=$${DEBUG:-1} $(PY) manage.py serve 127.0.0.1:8000
 
 ## Run the whole test suite with coverage (fails under 90%); DATABASE_URL selects PostgreSQL.
 test: $(STAMP)

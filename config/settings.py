@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "social_django",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_dramatiq",
     "apps.common",
     "apps.accounts",
     "apps.social",
@@ -271,3 +272,45 @@ LOGGING = {
 LAST_ACTIVE_WRITE_INTERVAL_SECONDS = env.int("LAST_ACTIVE_WRITE_INTERVAL_SECONDS", default=60)
 IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600
 IDEMPOTENCY_ABANDONED_SECONDS = env.int("IDEMPOTENCY_ABANDONED_SECONDS", default=300)
+
+# --- Background work (Dramatiq) --------------------------------------------------------
+# DRAMATIQ_BROKER_URL=redis://... selects Redis (workers: manage.py rundramatiq). Without it
+# the embedded default: an in-process StubBroker whose worker threads `make run` starts
+# beside the web server (apps/dispense/embedded.py), so one machine needs nothing installed.
+DRAMATIQ_BROKER_URL = env.str("DRAMATIQ_BROKER_URL", default="")
+DRAMATIQ_EMBEDDED = not DRAMATIQ_BROKER_URL
+DRAMATIQ_MAX_RETRIES = env.int("DRAMATIQ_MAX_RETRIES", default=8)
+DRAMATIQ_MIN_BACKOFF_MS = env.int("DRAMATIQ_MIN_BACKOFF_MS", default=1_000)
+DRAMATIQ_MAX_BACKOFF_MS = env.int("DRAMATIQ_MAX_BACKOFF_MS", default=300_000)
+DRAMATIQ_BROKER = {
+    "BROKER": "dramatiq.brokers.stub.StubBroker" if DRAMATIQ_EMBEDDED else "dramatiq.brokers.redis.RedisBroker",
+    "OPTIONS": {}
+    if DRAMATIQ_EMBEDDED
+    else {
+        "url": DRAMATIQ_BROKER_URL,
+        # How long a dead worker's unacknowledged messages wait before another worker takes them.
+        "heartbeat_timeout": env.int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", default=60_000),
+    },
+    "MIDDLEWARE": [
+        "dramatiq.middleware.AgeLimit",
+        "dramatiq.middleware.TimeLimit",
+        "dramatiq.middleware.Callbacks",
+        "dramatiq.middleware.Retries",
+        "django_dramatiq.middleware.DbConnectionsMiddleware",
+    ],
+}
+DRAMATIQ_TASKS_DATABASE = "default"
+DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
+DRAMATIQ_EMBEDDED_THREADS = env.int("DRAMATIQ_EMBEDDED_THREADS", default=4)
+DRAMATIQ_CRONTAB = {"REDIS_URL": DRAMATIQ_BROKER_URL or None}
+
+# --- Dispense: home feeds ----------------------------------------------------------------
+FEED_STORE = env.str("FEED_STORE", default="sql")  # "sql"; "cassandra" comes with its own issue
+DISPENSE_BATCH_SIZE = env.int("DISPENSE_BATCH_SIZE", default=1000)
+DISPENSE_FEED_CAP = env.int("DISPENSE_FEED_CAP", default=800)
+DISPENSE_FOLLOW_BACKFILL = env.int("DISPENSE_FOLLOW_BACKFILL", default=100)
+# A job or batch with no progress for this long counts as stuck and is re-sent by the sweeper.
+DISPENSE_STUCK_AFTER_SECONDS = env.int("DISPENSE_STUCK_AFTER_SECONDS", default=600)
+# Optional pause inside each batch, between writing the feeds and recording progress (throttle).
+DISPENSE_BATCH_PAUSE_SECONDS = env.float("DISPENSE_BATCH_PAUSE_SECONDS", default=0.0)
+DISPENSE_KEEP_DONE_DAYS = env.int("DISPENSE_KEEP_DONE_DAYS", default=7)

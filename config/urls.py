@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("apps.social.urls")),  # before accounts: users/<id>/follow etc.
     path("", include("apps.posts.urls")),
     path("", include("apps.accounts.urls")),
+    path("", include("apps.dispense.urls")),
     path("time", ServerTimeApi.as_view(), name="server-time"),
 ]
 

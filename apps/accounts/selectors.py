@@ -67,3 +67,9 @@ def user_search(*, query: str, viewer: User | None) -> QuerySet:
     return users.annotate(name_upper=Upper("name")).filter(
         Q(username__startswith=query.lower()) | Q(name_upper__startswith=prefix)
     )
+
+
+def user_ids_after(*, after: int, limit: int) -> list[int]:
+    """Up to ``limit`` ids of active users above ``after``, ascending (for sweeps over every user)."""
+    users = User.objects.filter(is_active=True, pk__gt=after).order_by("pk")
+    return list(users.values_list("pk", flat=True)[:limit])

@@ -7,6 +7,7 @@ user on the page for the viewer (``is_following``).
 """
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from django.db.models import Exists, OuterRef, QuerySet, Subquery, Value
 
@@ -128,3 +129,9 @@ def comments_prepare(*, comments: Iterable[Comment], viewer: User | None) -> lis
     comments = list(comments)
     users_mark_for_viewer(users=[comment.author for comment in comments], viewer=viewer)
     return comments
+
+
+def post_refs_for_author(*, author_id: int, limit: int) -> list[tuple[int, datetime]]:
+    """The author's latest ``limit`` posts as ``(id, created_at)``, newest first (for feed backfill)."""
+    posts = Post.objects.filter(author_id=author_id).order_by("-created_at", "-id")
+    return list(posts.values_list("id", "created_at")[:limit])

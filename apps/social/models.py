@@ -28,6 +28,8 @@ class Follow(models.Model):
             # The followers list of a user, and the following list, newest first.
             models.Index(fields=["followee", "-created_at", "-id"], name="social_follow_followee_idx"),
             models.Index(fields=["follower", "-created_at", "-id"], name="social_follow_follower_idx"),
+            # Fan-out walks a user's followers in follower-id order, a batch at a time (index-only on PostgreSQL).
+            models.Index(fields=["followee", "follower"], name="social_follow_fanout_idx"),
         ]
 
     def __str__(self) -> str:

@@ -55,3 +55,9 @@ def following_list(*, user_id: int | str, viewer: User | None) -> QuerySet:
     user = user_get(user_id=user_id, viewer=viewer)
     follows = Follow.objects.filter(follower=user, followee__is_active=True).select_related("followee")
     return follows.annotate(other_is_following=_is_followed_by(viewer, "followee_id")).order_by("-created_at", "-id")
+
+
+def follower_ids_after(*, user_id: int, after: int, limit: int) -> list[int]:
+    """Up to ``limit`` ids of the user's followers above ``after``, ascending: one batch of a fan-out."""
+    follows = Follow.objects.filter(followee_id=user_id, follower_id__gt=after).order_by("follower_id")
+    return list(follows.values_list("follower_id", flat=True)[:limit])

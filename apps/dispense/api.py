@@ -1,0 +1,26 @@
+"""The home feed endpoint (shared/API.md: GET /feed)."""
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+from rest_framework.views import APIView
+
+from apps.common.pagination import CursorPagination
+from apps.dispense.selectors import feed_page
+from apps.posts.serializers import PostListSchema, PostSerializer
+
+
+class FeedApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
+        responses={200: PostListSchema, 503: OpenApiResponse(description="The feed store does not answer")},
+        description="The caller's own posts and those of the users they follow, newest first.",
+    )
+    def get(self, request: Request) -> Response:
+        limit = CursorPagination().get_page_size(request)
+        posts, next_cursor = feed_page(user=request.user, cursor=request.query_params.get("cursor"), limit=limit)
+        url = request.build_absolute_uri()
+        next_url = replace_query_param(url, "cursor", next_cursor.encode()) if next_cursor else None
+        return Response({"results": PostSerializer(posts, many=True, context={"request": request}).data,
+                         "next": next_url})

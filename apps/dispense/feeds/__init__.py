@@ -1,0 +1,24 @@
+"""Which feed store serves the home feeds (``FEED_STORE``)."""
+
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from apps.dispense.feeds.base import FeedCursor, FeedItem, FeedStore, FeedUnavailable
+
+__all__ = ["FeedCursor", "FeedItem", "FeedStore", "FeedUnavailable", "feed_store"]
+
+
+@cache
+def _store(name: str) -> FeedStore:
+    if name == "sql":
+        from apps.dispense.feeds.sql import SqlFeedStore
+
+        return SqlFeedStore()
+    raise ImproperlyConfigured(f"Unknown FEED_STORE {name!r}; expected 'sql'.")
+
+
+def feed_store() -> FeedStore:
+    """The configured feed store."""
+    return _store(settings.FEED_STORE)

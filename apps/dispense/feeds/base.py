@@ -1,0 +1,74 @@
+"""The feed store interface: what dispense needs from wherever home feeds live."""
+
+import abc
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from apps.common.exceptions import InvalidInput, ServiceUnavailable
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One post in one user's feed."""
+
+    user_id: int
+    post_id: int
+    author_id: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FeedCursor:
+    """Where a page ends: the (created_at, post_id) of its last entry; the next page starts below it."""
+
+    created_at: datetime
+    post_id: int
+
+    def encode(self) -> str:
+        raw = json.dumps([self.created_at.isoformat(), self.post_id]).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, value: str) -> "FeedCursor":
+        try:
+            created_at, post_id = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+            cursor = cls(datetime.fromisoformat(created_at), int(post_id))
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput(fields={"cursor": ["The cursor is invalid or expired."]}) from exc
+        if cursor.created_at.tzinfo is None:
+            raise InvalidInput(fields={"cursor": ["The cursor is invalid or expired."]})
+        return cursor
+
+
+class FeedUnavailable(ServiceUnavailable):
+    """The feed store does not answer (503); fan-out jobs retry, nothing is lost."""
+
+    code = "feed_unavailable"
+    default_message = "Home feeds are unavailable right now; try again shortly."
+
+
+class FeedStore(abc.ABC):
+    """Home feeds, newest first. Every write is idempotent: replaying one changes nothing."""
+
+    @abc.abstractmethod
+    def write(self, items: Sequence[FeedItem]) -> None:
+        """Add entries; ones already there are left as they are."""
+
+    @abc.abstractmethod
+    def remove(self, items: Sequence[FeedItem]) -> None:
+        """Remove these exact entries (user, post); missing ones are ignored."""
+
+    @abc.abstractmethod
+    def remove_author(self, *, user_id: int, author_id: int) -> int:
+        """Remove every post of ``author_id`` from ``user_id``'s feed; returns how many."""
+
+    @abc.abstractmethod
+    def page(self, *, user_id: int, before: FeedCursor | None, limit: int) -> list[FeedItem]:
+        """Up to ``limit`` entries of the user's feed, newest first, strictly below ``before``."""
+
+    @abc.abstractmethod
+    def trim(self, *, user_id: int, keep: int) -> int:
+        """Keep the newest ``keep`` entries of the user's feed; returns how many were removed."""

@@ -1,0 +1,86 @@
+"""Dispense: fan-out jobs (an outbox) with their batches, and the SQL feed store's table."""
+
+from django.db import models
+from django.utils import timezone
+
+
+class State(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class DispenseJob(models.Model):
+    """One unit of feed work, written in the same transaction as the change that caused it."""
+
+    class Kind(models.TextChoices):
+        PUBLISH = "publish"  # a new post: into the author's and every follower's feed
+        DELETE = "delete"  # a deleted post: out of every feed
+        FOLLOW = "follow"  # the followee's latest posts into the follower's feed
+        UNFOLLOW = "unfollow"  # the followee's posts out of the follower's feed
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    author_id = models.BigIntegerField(help_text="The poster, or the followee of a (un)follow.")
+    post_id = models.BigIntegerField(null=True, blank=True)
+    post_created_at = models.DateTimeField(null=True, blank=True)
+    follower_id = models.BigIntegerField(null=True, blank=True)
+    cursor = models.BigIntegerField(default=0, help_text="Highest follower id handed to a batch so far.")
+    batches_total = models.PositiveIntegerField(default=0)
+    batches_done = models.PositiveIntegerField(default=0)
+    chain_ended = models.BooleanField(default=False, help_text="The last batch of followers has been read.")
+    delivered = models.BigIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "updated_at"], name="dispense_job_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.state})"
+
+
+class DispenseBatch(models.Model):
+    """One batch of followers of a fan-out job: the followers with ids above ``start_after``."""
+
+    job = models.ForeignKey(DispenseJob, on_delete=models.CASCADE, related_name="batches")
+    start_after = models.BigIntegerField()
+    end_at = models.BigIntegerField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    size = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "start_after"], name="dispense_batch_unique_start"),
+        ]
+        indexes = [models.Index(fields=["state", "updated_at"], name="dispense_batch_state_idx")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} after {self.start_after} ({self.state})"
+
+
+class FeedEntry(models.Model):
+    """A post in a user's home feed (the SQL feed store). Plain ids: the feed may live elsewhere."""
+
+    user_id = models.BigIntegerField()
+    post_id = models.BigIntegerField()
+    author_id = models.BigIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # A post has one created_at, so this is "one entry per (user, post)" and also the read order.
+            models.UniqueConstraint(fields=["user_id", "created_at", "post_id"], name="dispense_feed_entry_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"feed {self.user_id}: post {self.post_id}"

@@ -1,0 +1,44 @@
+"""Dispense listens to social and posts: every change that alters feeds records a job.
+
+Connected in ``DispenseConfig.ready()``. The signals arrive inside the writing
+transaction, so the job row commits or rolls back with the post or follow.
+"""
+
+from django.db import transaction
+
+from apps.dispense import services
+from apps.dispense.models import DispenseJob
+
+
+def on_post_published(sender, *, post, **kwargs) -> None:
+    services.job_record_fanout(
+        kind=DispenseJob.Kind.PUBLISH, post_id=post.pk, author_id=post.author_id, created_at=post.created_at
+    )
+    transaction.on_commit(
+        lambda: services.own_entry_write(post_id=post.pk, author_id=post.author_id, created_at=post.created_at)
+    )
+
+
+def on_post_deleted(sender, *, post_id, author_id, created_at, **kwargs) -> None:
+    services.job_record_fanout(
+        kind=DispenseJob.Kind.DELETE, post_id=post_id, author_id=author_id, created_at=created_at
+    )
+
+
+def on_followed(sender, *, follower_id, followee_id, **kwargs) -> None:
+    services.job_record_follow(kind=DispenseJob.Kind.FOLLOW, follower_id=follower_id, followee_id=followee_id)
+
+
+def on_unfollowed(sender, *, follower_id, followee_id, **kwargs) -> None:
+    services.job_record_follow(kind=DispenseJob.Kind.UNFOLLOW, follower_id=follower_id, followee_id=followee_id)
+
+
+def connect() -> None:
+    """Subscribe to the domain signals of posts and social."""
+    from apps.posts import signals as post_signals
+    from apps.social import signals as social_signals
+
+    post_signals.post_published.connect(on_post_published, dispatch_uid="dispense.post_published")
+    post_signals.post_deleted.connect(on_post_deleted, dispatch_uid="dispense.post_deleted")
+    social_signals.followed.connect(on_followed, dispatch_uid="dispense.followed")
+    social_signals.unfollowed.connect(on_unfollowed, dispatch_uid="dispense.unfollowed")

@@ -1,0 +1,29 @@
+"""Dispense reads: a page of the caller's home feed."""
+
+from django.conf import settings
+from django.core.cache import cache
+
+from apps.accounts.models import User
+from apps.dispense.feeds import FeedCursor, feed_store
+from apps.posts.models import Post
+from apps.posts.selectors import post_list_prepared
+
+TRIM_EVERY_SECONDS = 600
+
+
+def _trim_now_and_then(*, user_id: int) -> None:
+    # Fan-out writes never trim (that would cost a scan per recipient); the first page read does,
+    # at most every ten minutes per user, and `manage.py trim_feeds` sweeps the ones nobody reads.
+    if cache.add(f"dispense:trimmed:{user_id}", 1, timeout=TRIM_EVERY_SECONDS):
+        feed_store().trim(user_id=user_id, keep=settings.DISPENSE_FEED_CAP)
+
+
+def feed_page(*, user: User, cursor: str | None, limit: int) -> tuple[list[Post], FeedCursor | None]:
+    """One page of ``user``'s home feed, newest first, as prepared posts, and the cursor of the next page."""
+    before = FeedCursor.decode(cursor) if cursor else None
+    if before is None:
+        _trim_now_and_then(user_id=user.pk)
+    entries = feed_store().page(user_id=user.pk, before=before, limit=limit)
+    posts = post_list_prepared(posts=[entry.post_id for entry in entries], viewer=user)
+    last = entries[-1] if len(entries) == limit else None
+    return posts, FeedCursor(last.created_at, last.post_id) if last else None
