@@ -290,6 +290,8 @@ DRAMATIQ_BROKER = {
         "url": DRAMATIQ_BROKER_URL,
         # How long a dead worker's unacknowledged messages wait before another worker takes them.
         "heartbeat_timeout": env.int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", default=60_000),
+        # Per million broker commands, how many also requeue the messages of dead workers.
+        "maintenance_chance": env.int("DRAMATIQ_REDIS_MAINTENANCE_CHANCE", default=1_000),
     },
     "MIDDLEWARE": [
         "dramatiq.middleware.AgeLimit",
