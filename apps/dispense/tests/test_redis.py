@@ -5,6 +5,7 @@ DRAMATIQ_BROKER_URL=redis://... set, that server is used; otherwise this module
 starts a private one on a free port.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -89,10 +90,8 @@ def _start_worker(redis_url: str) -> subprocess.Popen:
 
 
 def _kill(process: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait(timeout=10)
 
 
