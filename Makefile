@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint migrate superuser clean
+.PHONY: run test lint migrate superuser clean worker scheduler redis-up redis-down
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,19 @@ run: $(STAMP)
 ## Run the whole test suite with coverage (fails under 90%); DATABASE_URL selects PostgreSQL.
 test: $(STAMP)
 	SECRET_KEY=$${SECRET_KEY:-test-secret-key} $(PY) -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+## Production-style background processes (need DRAMATIQ_BROKER_URL=redis://...; see README "Background work").
+worker: $(STAMP)
+	$(PY) manage.py rundramatiq --processes $${WORKER_PROCESSES:-2} --threads $${WORKER_THREADS:-8}
+
+scheduler: $(STAMP)
+	$(PY) manage.py crontab
+
+redis-up:
+	scripts/redis.sh up
+
+redis-down:
+	scripts/redis.sh down
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
