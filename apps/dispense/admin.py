@@ -1,11 +1,18 @@
 from django.contrib import admin, messages
 
 from apps.dispense import services
-from apps.dispense.models import DispenseBatch, DispenseJob, FeedEntry
+from apps.dispense.models import DispenseBatch, DispenseJob, FeedEntry, State
 
 
 class DispenseBatchInline(admin.TabularInline):
+    """The batches still to do (a big fan-out has thousands of finished ones)."""
+
     model = DispenseBatch
+    verbose_name_plural = "unfinished batches"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).exclude(state=State.DONE)
+
     extra = 0
     can_delete = False
     fields = ("start_after", "end_at", "state", "size", "attempts", "last_error", "updated_at")

@@ -22,8 +22,8 @@ from django.utils import timezone
 from apps.accounts.selectors import user_ids_after
 from apps.dispense.feeds import FeedItem, feed_store
 from apps.dispense.models import DispenseBatch, DispenseJob, State
-from apps.posts.selectors import post_refs_for_author
-from apps.social.selectors import follower_ids_after
+from apps.posts.selectors import post_exists, post_refs_for_author
+from apps.social.selectors import follower_ids_after, following_ids
 
 logger = logging.getLogger(__name__)
 Kind = DispenseJob.Kind
@@ -34,7 +34,10 @@ FANOUT_KINDS = (Kind.PUBLISH, Kind.DELETE)
 
 
 def _send_on_commit(job: DispenseJob) -> None:
-    transaction.on_commit(lambda: job_send(job_id=job.pk, kind=job.kind))
+    # Robust: the post or follow is committed by now; a broker error raised from here would reach
+    # the caller (post_create then deletes the committed post's files) and skip the other callbacks.
+    # The job row is kept with enqueued_at unset, and the sweeper sends it.
+    transaction.on_commit(lambda: job_send(job_id=job.pk, kind=job.kind), robust=True)
 
 
 def job_record_fanout(*, kind: str, post_id: int, author_id: int, created_at: datetime) -> DispenseJob:
@@ -86,6 +89,8 @@ def _batch_claim(*, job: DispenseJob, start_after: int) -> tuple[DispenseBatch, 
     batch = DispenseBatch.objects.select_for_update().filter(job=job, start_after=start_after).first()
     if batch is None:  # a sweeper or an old message for a batch that was never recorded
         batch = DispenseBatch.objects.create(job=job, start_after=start_after)
+        # Counted like any handed-on batch, or batches_done would overtake batches_total and the job never end.
+        _touch(DispenseJob.objects.filter(pk=job.pk), batches_total=F("batches_total") + 1)
     if batch.state == State.DONE:
         return None  # a replayed message: this batch was finished
     follower_ids = follower_ids_after(user_id=job.author_id, after=start_after, limit=settings.DISPENSE_BATCH_SIZE)
@@ -104,17 +109,21 @@ def _next_batch(*, job: DispenseJob, start_after: int) -> None:
         with transaction.atomic():
             DispenseBatch.objects.create(job=job, start_after=start_after)
     except IntegrityError:
-        return  # an earlier run of this batch already handed it on
+        # An earlier run of this batch handed it on already, but may have died before the send:
+        # send it again unless it is finished (a second copy of a batch only redoes idempotent writes).
+        if DispenseBatch.objects.filter(job=job, start_after=start_after).exclude(state=State.DONE).exists():
+            transaction.on_commit(lambda: job_send(job_id=job.pk, kind=job.kind, start_after=start_after))
+        return
     _touch(DispenseJob.objects.filter(pk=job.pk), batches_total=F("batches_total") + 1, cursor=start_after)
     transaction.on_commit(lambda: job_send(job_id=job.pk, kind=job.kind, start_after=start_after))
 
 
 def _deliver(*, job: DispenseJob, recipients: list[int]) -> None:
     items = [FeedItem(user_id, job.post_id, job.author_id, job.post_created_at) for user_id in recipients]
-    if job.kind == Kind.PUBLISH:
-        feed_store().write(items)
-    else:
+    if job.kind == Kind.DELETE:
         feed_store().remove(items)
+    elif post_exists(post_id=job.post_id):  # a post deleted mid fan-out gets no new entries
+        feed_store().write(items)
 
 
 @transaction.atomic
@@ -124,10 +133,7 @@ def _batch_finish(*, job: DispenseJob, batch: DispenseBatch, delivered: int) -> 
         return  # finished meanwhile by a redelivered copy of this message
     _touch(DispenseJob.objects.filter(pk=job.pk), batches_done=F("batches_done") + 1,
            delivered=F("delivered") + delivered)
-    _touch(
-        DispenseJob.objects.filter(pk=job.pk, chain_ended=True, batches_done=F("batches_total")),
-        state=State.DONE, finished_at=timezone.now(), last_error="",
-    )
+    _finish_if_complete(job_id=job.pk)
 
 
 def batch_run(*, job_id: int, start_after: int) -> int:
@@ -163,6 +169,21 @@ def _record_error(*, job_id: int, start_after: int | None, error: BaseException)
 # --- follow / unfollow -------------------------------------------------------------
 
 
+def _follow_apply(*, job: DispenseJob) -> int:
+    # Follow and unfollow jobs of one pair may run in any order: the graph as it is now decides,
+    # so an unfollow that runs after a re-follow's backfill removes nothing, and vice versa.
+    follows = bool(following_ids(follower_id=job.follower_id, user_ids=[job.author_id]))
+    store = feed_store()
+    if job.kind == Kind.FOLLOW and follows:
+        refs = post_refs_for_author(author_id=job.author_id, limit=settings.DISPENSE_FOLLOW_BACKFILL)
+        store.write([FeedItem(job.follower_id, post_id, job.author_id, at) for post_id, at in refs])
+        store.trim(user_id=job.follower_id, keep=settings.DISPENSE_FEED_CAP)
+        return len(refs)
+    if job.kind == Kind.UNFOLLOW and not follows:
+        return store.remove_author(user_id=job.follower_id, author_id=job.author_id)
+    return 0
+
+
 def follow_run(*, job_id: int) -> int:
     """Merge the followee's latest posts into the follower's feed, or take them out; returns entries."""
     job = DispenseJob.objects.filter(pk=job_id).first()
@@ -170,14 +191,7 @@ def follow_run(*, job_id: int) -> int:
         return 0
     try:
         _touch(DispenseJob.objects.filter(pk=job.pk, state=State.PENDING), state=State.RUNNING)
-        store = feed_store()
-        if job.kind == Kind.FOLLOW:
-            refs = post_refs_for_author(author_id=job.author_id, limit=settings.DISPENSE_FOLLOW_BACKFILL)
-            store.write([FeedItem(job.follower_id, post_id, job.author_id, at) for post_id, at in refs])
-            store.trim(user_id=job.follower_id, keep=settings.DISPENSE_FEED_CAP)
-            count = len(refs)
-        else:
-            count = store.remove_author(user_id=job.follower_id, author_id=job.author_id)
+        count = _follow_apply(job=job)
         _touch(DispenseJob.objects.filter(pk=job.pk), state=State.DONE, delivered=count,
                finished_at=timezone.now(), last_error="")
     except Exception as exc:
@@ -210,19 +224,34 @@ class RetrySummary:
 
 
 def _resend_job(*, job: DispenseJob, summary: RetrySummary, stuck_before: datetime) -> None:
+    # Reopen before sending, and never a job or batch that finished meanwhile: a message can run
+    # (and finish the job) before this function goes on, and a DONE row set back to PENDING would
+    # be counted twice or leave the job RUNNING forever.
+    unfinished = DispenseJob.objects.filter(pk=job.pk).exclude(state=State.DONE)
     if job.kind not in FANOUT_KINDS:
-        _touch(DispenseJob.objects.filter(pk=job.pk), state=State.PENDING)
-        job_send(job_id=job.pk, kind=job.kind)
-        summary.messages += 1
+        if _touch(unfinished, state=State.PENDING):
+            job_send(job_id=job.pk, kind=job.kind)
+            summary.messages += 1
+        return
+    if not _touch(unfinished, state=State.RUNNING, finished_at=None):
         return
     batches = job.batches.filter(
         Q(state=State.FAILED) | Q(state__in=[State.PENDING, State.RUNNING], updated_at__lt=stuck_before)
     )
-    for start_after in batches.values_list("start_after", flat=True):
-        _touch(DispenseBatch.objects.filter(job=job, start_after=start_after), state=State.PENDING)
-        job_send(job_id=job.pk, kind=job.kind, start_after=start_after)
-        summary.messages += 1
-    _touch(DispenseJob.objects.filter(pk=job.pk), state=State.RUNNING, finished_at=None)
+    for start_after in list(batches.order_by("start_after").values_list("start_after", flat=True)):
+        if _touch(job.batches.filter(start_after=start_after).exclude(state=State.DONE), state=State.PENDING):
+            job_send(job_id=job.pk, kind=job.kind, start_after=start_after)
+            summary.messages += 1
+    _finish_if_complete(job_id=job.pk)  # e.g. failed late, after its last batch had finished
+
+
+def _finish_if_complete(*, job_id: int) -> None:
+    _touch(
+        DispenseJob.objects.filter(pk=job_id, chain_ended=True, batches_done=F("batches_total")).exclude(
+            state=State.DONE
+        ),
+        state=State.DONE, finished_at=timezone.now(), last_error="",
+    )
 
 
 def job_retry(*, job_id: int) -> int:
@@ -269,7 +298,8 @@ def jobs_retry(
     *, stuck_after: timedelta | None = None, unsent_after: timedelta = timedelta(minutes=1), progress=None
 ) -> RetrySummary:
     """Re-send failed, stuck and never-sent jobs; ``progress`` wraps the job list (a progress bar)."""
-    stuck_after = stuck_after or timedelta(seconds=settings.DISPENSE_STUCK_AFTER_SECONDS)
+    if stuck_after is None:  # not `or`: timedelta(0) (everything unfinished, at start-up) is falsy
+        stuck_after = timedelta(seconds=settings.DISPENSE_STUCK_AFTER_SECONDS)
     stuck_before = timezone.now() - stuck_after
     found = jobs_to_retry(stuck_after=stuck_after, unsent_after=unsent_after)
     summary = RetrySummary(len(found["failed"]), len(found["stuck"]), len(found["unsent"]))

@@ -135,3 +135,8 @@ def post_refs_for_author(*, author_id: int, limit: int) -> list[tuple[int, datet
     """The author's latest ``limit`` posts as ``(id, created_at)``, newest first (for feed backfill)."""
     posts = Post.objects.filter(author_id=author_id).order_by("-created_at", "-id")
     return list(posts.values_list("id", "created_at")[:limit])
+
+
+def post_exists(*, post_id: int) -> bool:
+    """Whether the post is still there (not deleted)."""
+    return Post.objects.filter(pk=post_id).exists()

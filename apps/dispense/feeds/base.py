@@ -5,7 +5,7 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from apps.common.exceptions import InvalidInput, ServiceUnavailable
 
@@ -35,12 +35,13 @@ class FeedCursor:
     def decode(cls, value: str) -> "FeedCursor":
         try:
             created_at, post_id = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-            cursor = cls(datetime.fromisoformat(created_at), int(post_id))
-        except (ValueError, TypeError) as exc:
+            moment = datetime.fromisoformat(created_at)
+            if moment.tzinfo is None:
+                raise ValueError("A cursor's time needs a UTC offset.")
+            # In UTC now: a far offset at the edge of the calendar overflows here, not in the store's query.
+            return cls(moment.astimezone(UTC), int(post_id))
+        except (ValueError, TypeError, OverflowError) as exc:
             raise InvalidInput(fields={"cursor": ["The cursor is invalid or expired."]}) from exc
-        if cursor.created_at.tzinfo is None:
-            raise InvalidInput(fields={"cursor": ["The cursor is invalid or expired."]})
-        return cursor
 
 
 class FeedUnavailable(ServiceUnavailable):

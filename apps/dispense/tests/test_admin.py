@@ -1,0 +1,88 @@
+"""The dispense admin: jobs with their state, attempts, progress and error, and a retry action."""
+
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from apps.dispense import tasks
+from apps.dispense.models import DispenseJob, FeedEntry, State
+from apps.dispense.tests.factories import DispenseBatchFactory, DispenseJobFactory
+
+pytestmark = pytest.mark.django_db
+CHANGELIST = "/admin/dispense/dispensejob/"
+
+
+@pytest.fixture
+def failed_job():
+    job = DispenseJobFactory(
+        kind=DispenseJob.Kind.PUBLISH, state=State.FAILED, attempts=9, batches_total=3, batches_done=2,
+        last_error="RuntimeError: store down " + "x" * 200,
+    )
+    DispenseBatchFactory(job=job, start_after=0, state=State.DONE)
+    DispenseBatchFactory(job=job, start_after=10, state=State.DONE)
+    DispenseBatchFactory(job=job, start_after=20, state=State.FAILED, last_error="RuntimeError: store down")
+    return job
+
+
+def test_job_changelist_shows_state_attempts_progress_and_error(admin_client, failed_job):
+    DispenseJobFactory(state=State.DONE)
+
+    response = admin_client.get(CHANGELIST)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    for column in ("state", "attempts", "progress", "short_error", "delivered"):
+        assert f'class="sortable column-{column}' in page or f'class="column-{column}' in page, column
+    assert "Batches done" in page and "Last error" in page
+    assert "2/3" in page
+    assert "RuntimeError: store down" in page
+    assert "x" * 100 not in page  # the error is shortened in the list
+    assert admin_client.get(CHANGELIST, {"state": "failed"}).context["cl"].result_count == 1
+
+
+def test_job_page_shows_its_batches_and_cannot_be_edited_or_added(admin_client, failed_job):
+    response = admin_client.get(f"{CHANGELIST}{failed_job.pk}/change/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Start after" in page and page.count("RuntimeError: store down") >= 2
+    assert admin_client.get(f"{CHANGELIST}add/").status_code == 403
+
+
+def test_retry_action_resends_a_failed_job(admin_client, failed_job, monkeypatch):
+    send = mock.Mock()
+    monkeypatch.setattr(tasks.fanout_batch_task, "send", send)
+    done = DispenseJobFactory(state=State.DONE)
+
+    response = admin_client.post(
+        CHANGELIST, {"action": "retry_jobs", "_selected_action": [failed_job.pk, done.pk]}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "Re-sent 1 message(s)." in response.content.decode()
+    send.assert_called_once_with(failed_job.pk, 20)
+    failed_job.refresh_from_db()
+    assert failed_job.state == State.RUNNING
+    assert failed_job.batches.get(start_after=20).state == State.PENDING
+
+
+def test_feed_entries_are_listed_and_shown(admin_client):
+    entry = FeedEntry.objects.create(user_id=1, post_id=2, author_id=3, created_at=timezone.now())
+
+    assert admin_client.get("/admin/dispense/feedentry/").status_code == 200
+    response = admin_client.get(f"/admin/dispense/feedentry/{entry.pk}/change/")
+    assert response.status_code == 200
+    assert "feed 1: post 2" in response.content.decode()
+
+
+def test_admin_needs_staff(client):
+    assert client.get(CHANGELIST).status_code == 302
+
+
+def test_job_page_lists_only_its_unfinished_batches(admin_client, failed_job):
+    response = admin_client.get(f"{CHANGELIST}{failed_job.pk}/change/")
+
+    inline = response.context["inline_admin_formsets"][0]
+    assert [form.original.start_after for form in inline if form.original] == [20]
+    assert "Unfinished batches" in response.content.decode()
