@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint migrate superuser clean worker scheduler redis-up redis-down
+.PHONY: run test lint migrate superuser clean worker scheduler redis-up redis-down cassandra-up cassandra-down
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ redis-up:
 
 redis-down:
 	scripts/redis.sh down
+
+## A single-node Apache Cassandra 5.0 from Maven Central jars (Java 17), for FEED_STORE=cassandra.
+cassandra-up:
+	scripts/cassandra.sh up
+
+cassandra-down:
+	scripts/cassandra.sh down
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -307,7 +307,7 @@ DRAMATIQ_EMBEDDED_THREADS = env.int("DRAMATIQ_EMBEDDED_THREADS", default=4)
 DRAMATIQ_CRONTAB = {"REDIS_URL": DRAMATIQ_BROKER_URL or None}
 
 # --- Dispense: home feeds ----------------------------------------------------------------
-FEED_STORE = env.str("FEED_STORE", default="sql")  # "sql"; "cassandra" comes with its own issue
+FEED_STORE = env.str("FEED_STORE", default="sql")  # "sql" or "cassandra" (needs CASSANDRA_HOSTS)
 DISPENSE_BATCH_SIZE = env.int("DISPENSE_BATCH_SIZE", default=1000)
 DISPENSE_FEED_CAP = env.int("DISPENSE_FEED_CAP", default=800)
 DISPENSE_FOLLOW_BACKFILL = env.int("DISPENSE_FOLLOW_BACKFILL", default=100)
@@ -316,3 +316,48 @@ DISPENSE_STUCK_AFTER_SECONDS = env.int("DISPENSE_STUCK_AFTER_SECONDS", default=6
 # Optional pause inside each batch, between writing the feeds and recording progress (throttle).
 DISPENSE_BATCH_PAUSE_SECONDS = env.float("DISPENSE_BATCH_PAUSE_SECONDS", default=0.0)
 DISPENSE_KEEP_DONE_DAYS = env.int("DISPENSE_KEEP_DONE_DAYS", default=7)
+
+# --- Cassandra (optional: feeds when one database server is no longer enough) ----------
+# Unset CASSANDRA_HOSTS means no Cassandra at all: no app, no alias, nothing connects.
+CASSANDRA_HOSTS = env.list("CASSANDRA_HOSTS", default=[])
+CASSANDRA_PORT = env.int("CASSANDRA_PORT", default=9042)
+CASSANDRA_FEEDS_KEYSPACE = env.str("CASSANDRA_FEEDS_KEYSPACE", default="shutter_feeds")
+# SimpleStrategy with a factor for one data centre; NetworkTopologyStrategy with per-DC factors
+# (CASSANDRA_DC_REPLICATION="dc1=3,dc2=3") for clusters.
+CASSANDRA_REPLICATION_STRATEGY = env.str("CASSANDRA_REPLICATION_STRATEGY", default="SimpleStrategy")
+CASSANDRA_REPLICATION_FACTOR = env.int("CASSANDRA_REPLICATION_FACTOR", default=1)
+CASSANDRA_DC_REPLICATION = env.dict("CASSANDRA_DC_REPLICATION", cast={"value": int}, default={})
+# ONE for a single local node; LOCAL_QUORUM on a cluster (with a replication factor of 3).
+CASSANDRA_CONSISTENCY = env.str("CASSANDRA_CONSISTENCY", default="ONE")
+CASSANDRA_WRITE_CONCURRENCY = env.int("CASSANDRA_WRITE_CONCURRENCY", default=64)
+CASSANDRA_TIMEOUT_SECONDS = env.float("CASSANDRA_TIMEOUT_SECONDS", default=10.0)
+if CASSANDRA_HOSTS:
+    from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+
+    # First: its migrate/flush know the Cassandra alias (migrate --database cassandra = sync_cassandra).
+    INSTALLED_APPS.insert(0, "django_cassandra_engine")
+    _replication = (
+        {"strategy_class": "SimpleStrategy", "replication_factor": CASSANDRA_REPLICATION_FACTOR}
+        if CASSANDRA_REPLICATION_STRATEGY == "SimpleStrategy"
+        else {"strategy_class": CASSANDRA_REPLICATION_STRATEGY, **CASSANDRA_DC_REPLICATION}
+    )
+    DATABASES["cassandra"] = {
+        "ENGINE": "django_cassandra_engine",
+        "NAME": CASSANDRA_FEEDS_KEYSPACE,  # one keyspace per concern: this alias holds the feeds
+        "HOST": ",".join(CASSANDRA_HOSTS),
+        "USER": env.str("CASSANDRA_USER", default=""),
+        "PASSWORD": env.str("CASSANDRA_PASSWORD", default=""),
+        "OPTIONS": {
+            "replication": _replication,
+            "connection": {
+                "port": CASSANDRA_PORT,
+                "lazy_connect": True,  # nothing connects until a feed is read or written
+                "retry_connect": True,
+                "load_balancing_policy": TokenAwarePolicy(
+                    DCAwareRoundRobinPolicy(local_dc=env.str("CASSANDRA_LOCAL_DC", default="datacenter1"))
+                ),
+            },
+            "session": {"default_timeout": CASSANDRA_TIMEOUT_SECONDS},
+        },
+    }
+    DATABASE_ROUTERS = ["apps.dispense.routers.CassandraRouter"]

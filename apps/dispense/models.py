@@ -3,6 +3,9 @@
 from django.db import models
 from django.utils import timezone
 
+# The Cassandra feed table is a cqlengine model; sync_cassandra finds it in this module.
+from apps.dispense.feeds.cassandra import FeedRow  # noqa: F401
+
 
 class State(models.TextChoices):
     PENDING = "pending"

@@ -16,7 +16,13 @@ def _store(name: str) -> FeedStore:
         from apps.dispense.feeds.sql import SqlFeedStore
 
         return SqlFeedStore()
-    raise ImproperlyConfigured(f"Unknown FEED_STORE {name!r}; expected 'sql'.")
+    if name == "cassandra":
+        if not settings.CASSANDRA_HOSTS:
+            raise ImproperlyConfigured("FEED_STORE=cassandra needs CASSANDRA_HOSTS.")
+        from apps.dispense.feeds.cassandra import CassandraFeedStore
+
+        return CassandraFeedStore()
+    raise ImproperlyConfigured(f"Unknown FEED_STORE {name!r}; expected 'sql' or 'cassandra'.")
 
 
 def feed_store() -> FeedStore:

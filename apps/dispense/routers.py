@@ -1,0 +1,27 @@
+"""Keep SQL models off Cassandra and cqlengine models off SQL."""
+
+from cassandra.cqlengine.models import Model as CqlModel
+
+CASSANDRA = "cassandra"
+
+
+def _is_cql(model) -> bool:
+    return isinstance(model, type) and issubclass(model, CqlModel)
+
+
+class CassandraRouter:
+    """cqlengine models live on the ``cassandra`` alias (synced by sync_cassandra); everything else in SQL."""
+
+    def db_for_read(self, model, **hints):
+        return CASSANDRA if _is_cql(model) else None
+
+    db_for_write = db_for_read
+
+    def allow_relation(self, obj1, obj2, **hints):
+        return None if _is_cql(type(obj1)) == _is_cql(type(obj2)) else False
+
+    def allow_migrate(self, db, app_label, model_name=None, **hints):
+        if db == CASSANDRA:
+            return False  # Django migrations never touch Cassandra; sync_cassandra does
+        model = hints.get("model")
+        return False if _is_cql(model) else None
