@@ -326,7 +326,8 @@ CASSANDRA_FEEDS_KEYSPACE = env.str("CASSANDRA_FEEDS_KEYSPACE", default="shutter_
 # (CASSANDRA_DC_REPLICATION="dc1=3,dc2=3") for clusters.
 CASSANDRA_REPLICATION_STRATEGY = env.str("CASSANDRA_REPLICATION_STRATEGY", default="SimpleStrategy")
 CASSANDRA_REPLICATION_FACTOR = env.int("CASSANDRA_REPLICATION_FACTOR", default=1)
-CASSANDRA_DC_REPLICATION = env.dict("CASSANDRA_DC_REPLICATION", cast={"value": int}, default={})
+# (Parsed as a plain dict, comma-separated, then cast: env.dict with a value cast wants ";" between pairs.)
+CASSANDRA_DC_REPLICATION = {dc: int(n) for dc, n in env.dict("CASSANDRA_DC_REPLICATION", default={}).items()}
 # ONE for a single local node; LOCAL_QUORUM on a cluster (with a replication factor of 3).
 CASSANDRA_CONSISTENCY = env.str("CASSANDRA_CONSISTENCY", default="ONE")
 CASSANDRA_WRITE_CONCURRENCY = env.int("CASSANDRA_WRITE_CONCURRENCY", default=64)

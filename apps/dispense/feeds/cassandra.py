@@ -24,6 +24,7 @@ from apps.dispense.feeds.base import FeedCursor, FeedItem, FeedStore, FeedUnavai
 
 ALIAS = "cassandra"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 
 
 class FeedRow(Model):
@@ -46,6 +47,15 @@ def to_micros(moment: datetime) -> int:
 
 def from_micros(value: int) -> datetime:
     return EPOCH + timedelta(microseconds=value)
+
+
+def _below(cursor: FeedCursor) -> tuple[int, int]:
+    """The clustering key a page starts strictly below. A cursor decodes any integer as its post id;
+    one outside bigint cannot be bound, so it becomes a key with exactly the same rows below it."""
+    created_us, post_id = to_micros(cursor.created_at), cursor.post_id
+    if post_id > BIGINT_MAX:  # every post of that microsecond is below it: so is everything under the next one
+        return created_us + 1, BIGINT_MIN
+    return created_us, max(post_id, BIGINT_MIN)  # below BIGINT_MIN: nothing of that microsecond is
 
 
 def _unavailable(fn: Callable) -> Callable:
@@ -139,7 +149,7 @@ class CassandraFeedStore(FeedStore):
         if before is None:
             rows = self._rows("first", (user_id, limit))
         else:
-            rows = self._rows("after", (user_id, to_micros(before.created_at), before.post_id, limit))
+            rows = self._rows("after", (user_id, *_below(before), limit))
         return [FeedItem(r["user_id"], r["post_id"], r["author_id"], from_micros(r["created_us"])) for r in rows]
 
     @_unavailable

@@ -6,8 +6,10 @@ import pytest
 from django.utils import timezone
 
 from apps.dispense import tasks
+from apps.dispense.feeds import FeedItem, _store
 from apps.dispense.models import DispenseJob, FeedEntry, State
 from apps.dispense.tests.factories import DispenseBatchFactory, DispenseJobFactory
+from apps.dispense.tests.test_feed_store import STORES
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/dispense/dispensejob/"
@@ -68,12 +70,25 @@ def test_retry_action_resends_a_failed_job(admin_client, failed_job, monkeypatch
 
 
 def test_feed_entries_are_listed_and_shown(admin_client):
+    """The SQL store's table has its admin pages whatever the configured store."""
     entry = FeedEntry.objects.create(user_id=1, post_id=2, author_id=3, created_at=timezone.now())
 
     assert admin_client.get("/admin/dispense/feedentry/").status_code == 200
     response = admin_client.get(f"/admin/dispense/feedentry/{entry.pk}/change/")
     assert response.status_code == 200
     assert "feed 1: post 2" in response.content.decode()
+
+
+@pytest.mark.parametrize("name", STORES)
+def test_feed_entry_admin_lists_what_the_sql_store_holds_and_nothing_of_cassandra(admin_client, name):
+    store = _store(name)
+    store.write([FeedItem(41, 42, 43, timezone.now())])
+
+    changelist = admin_client.get("/admin/dispense/feedentry/")
+
+    assert [item.post_id for item in store.page(user_id=41, before=None, limit=10)] == [42]
+    listed = [str(entry) for entry in changelist.context["cl"].result_list]
+    assert listed == (["feed 41: post 42"] if name == "sql" else [])  # Cassandra's feeds never reach SQL
 
 
 def test_admin_needs_staff(client):

@@ -1,8 +1,9 @@
 """Contract tests of the FeedStore interface: every back end must pass them unchanged.
 
 To test another store, add its name to STORES; ``make_store`` builds it with
-``apps.dispense.feeds._store``. Each test uses user ids of its own, so a store
-that outlives the test (Cassandra) needs no cleanup between tests.
+``apps.dispense.feeds._store``. With CASSANDRA_HOSTS set, every test runs against
+the SQL store and the Cassandra one (the keyspace is the session's, see conftest).
+Each test uses user ids of its own, so it needs no cleanup from the tests before it.
 """
 
 import itertools
@@ -10,11 +11,15 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.dispense.feeds import FeedCursor, FeedItem, FeedStore, _store, feed_store
+from apps.dispense.feeds.cassandra import CassandraFeedStore
+from apps.dispense.feeds.sql import SqlFeedStore
 
-STORES = ["sql"]
+STORES = ["sql"] + (["cassandra"] if settings.CASSANDRA_HOSTS else [])
+KINDS = {"sql": SqlFeedStore, "cassandra": CassandraFeedStore}
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 _ids = itertools.count(random.randrange(10**9, 2 * 10**9, 10**6))
@@ -149,6 +154,18 @@ def test_page_respects_the_limit(store, uid):
     assert len(store.page(user_id=user, before=None, limit=2)) == 2
     assert len(store.page(user_id=user, before=None, limit=1)) == 1
     assert len(store.page(user_id=user, before=None, limit=50)) == 5
+
+
+def test_page_with_a_cursor_beyond_64_bit_post_ids_keeps_its_meaning(store, uid):
+    user, author = uid(), uid()
+    older, same_moment, newer = uid(), uid(), uid()
+    store.write(entries(user, author, [(older, 1), (same_moment, 2), (newer, 3)]))
+
+    above_every_id = store.page(user_id=user, before=FeedCursor(at(2), 10**30), limit=10)
+    below_every_id = store.page(user_id=user, before=FeedCursor(at(2), -(10**30)), limit=10)
+
+    assert post_ids(above_every_id) == [same_moment, older]
+    assert post_ids(below_every_id) == [older]
 
 
 def test_page_of_an_empty_feed_is_empty(store, uid):
@@ -298,10 +315,12 @@ def test_trim_to_zero_empties_the_feed(store, uid):
 # --- choosing the store --------------------------------------------------------------------
 
 
-def test_feed_store_is_the_configured_one(settings):
-    settings.FEED_STORE = "sql"
+@pytest.mark.parametrize("name", STORES)
+def test_feed_store_is_the_configured_one(settings, name):
+    settings.FEED_STORE = name
 
-    assert feed_store() is make_store("sql")
+    assert feed_store() is make_store(name)
+    assert type(feed_store()) is KINDS[name]
 
 
 def test_unknown_feed_store_is_refused():

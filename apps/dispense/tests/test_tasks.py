@@ -16,8 +16,8 @@ from django.utils import timezone
 from apps.accounts.tests.factories import UserFactory
 from apps.dispense import services, tasks
 from apps.dispense.feeds import FeedItem, feed_store
-from apps.dispense.models import DispenseJob, FeedEntry, State
-from apps.dispense.tests.factories import DispenseJobFactory, feed_post_ids, publish
+from apps.dispense.models import DispenseJob, State
+from apps.dispense.tests.factories import DispenseJobFactory, assert_once_in_each, feed_post_ids, feeds_holding, publish
 from apps.posts import services as post_services
 from apps.posts.tests.factories import PostFactory
 from apps.social import services as social_services
@@ -40,7 +40,7 @@ def followers_of(author, count: int) -> list:
 def assert_everyone_has_once(people, post) -> None:
     for person in people:
         assert feed_post_ids(person.pk) == [post.pk]
-    assert FeedEntry.objects.filter(post_id=post.pk).count() == len(people)
+    assert_once_in_each(post.pk, [person.pk for person in people])
 
 
 def fail_once(target, exc: Exception):
@@ -254,7 +254,7 @@ def test_deleted_post_is_removed_from_every_feed_in_batches(user, drain, small_b
     post_services.post_delete(post_id=post.pk, user=user)
     drain()
 
-    assert not FeedEntry.objects.filter(post_id=post.pk).exists()
+    assert feeds_holding(post.pk) == {}
     assert_everyone_has_once([user, *followers], kept)
     job = DispenseJob.objects.get(kind=Kind.DELETE)
     assert (job.state, job.batches_done, job.delivered) == (State.DONE, 2, 5)
