@@ -1,0 +1,272 @@
+#!/usr/bin/env python
+"""Fan-out benchmark: one post to N followers through the real actor path, against a straight insert.
+
+1. Builds an author with ``--followers`` followers (bulk inserts in chunks, one shared unusable
+   password hash: no Argon2 per user), on the benchmark's own fresh database.
+2. Publishes one post the way the posts service does: the Post row and the ``post_published``
+   signal in one transaction; dispense's receiver records the job and its first batch, and on
+   commit the first ``fanout_batch_task`` message leaves. A real ``dramatiq.Worker`` with
+   ``--threads`` threads runs the chain of batches (``--batch-size`` followers each) on the
+   embedded StubBroker. Timed from the transaction's start to ``broker.join`` + ``worker.join``;
+   the job must be DONE and the store must hold followers + 1 entries (the author's own).
+3. Empties the store and writes the identical rows straight into it, in each honest way the
+   store's StoreBench offers (SQLite: executemany in one transaction; PostgreSQL: COPY and
+   executemany); the fastest is "the limit for this store".
+4. Prints deliveries/s of both and ratio = actor rate / limit rate; the goal is >= 0.5.
+
+    .venv/bin/python bench/fanout.py --followers 100000 [--batch-size 1000] [--threads 4] [--store sql]
+"""
+
+import argparse
+import cProfile
+import io
+import pstats
+import statistics
+import sys
+import threading
+import time
+from array import array
+
+import dramatiq  # importing it touches neither Django nor a broker
+import harness
+from tqdm import tqdm
+
+GOAL = 0.5
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--followers", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=1000, help="DISPENSE_BATCH_SIZE for this run")
+    parser.add_argument("--threads", type=int, default=4, help="Dramatiq worker threads")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="fan-outs (each of a new post on an emptied store, then the baselines); medians are shown")
+    parser.add_argument("--chunk", type=int, default=10_000, help="users per bulk insert while building the graph")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile the worker threads and print where the actor time goes (slows the run)")
+    harness.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+# --- the follow graph ---------------------------------------------------------------
+
+
+def _user_rows(start: int, count: int, password: str) -> list:
+    from apps.accounts.models import User
+
+    return [
+        User(email=f"follower{i}@bench.invalid", username=f"follower{i}", name=f"Follower {i}", password=password)
+        for i in range(start, start + count)
+    ]
+
+
+def build_graph(*, followers: int, chunk: int):
+    """The author and ``followers`` users who follow them, a chunk per transaction; returns the author."""
+    from django.contrib.auth.hashers import make_password
+    from django.db import transaction
+
+    from apps.accounts.models import User
+    from apps.social.models import Follow
+
+    password = make_password(None)  # one unusable hash, shared: hashing per user would dominate
+    author = User.objects.create(email="author@bench.invalid", username="author", name="Author", password=password)
+    with tqdm(total=followers, unit="user", desc="follow graph") as bar:
+        for start in range(0, followers, chunk):
+            count = min(chunk, followers - start)
+            with transaction.atomic():
+                users = User.objects.bulk_create(_user_rows(start, count, password))
+                Follow.objects.bulk_create(Follow(follower_id=user.pk, followee_id=author.pk) for user in users)
+            bar.update(count)
+    User.objects.filter(pk=author.pk).update(followers_count=followers)
+    return author
+
+
+# --- the actor path -----------------------------------------------------------------
+
+
+class WorkerProfiler(dramatiq.Middleware):
+    """Runs cProfile around every message, in whichever worker thread runs it, and sums the profiles."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.stats: pstats.Stats | None = None
+
+    def before_process_message(self, broker, message) -> None:
+        self.local.profile = cProfile.Profile()
+        self.local.profile.enable()
+
+    def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
+        self.local.profile.disable()
+        with self.lock:
+            if self.stats is None:
+                self.stats = pstats.Stats(self.local.profile)
+            else:
+                self.stats.add(self.local.profile)
+
+    def report(self, lines: int = 35) -> str:
+        out = io.StringIO()
+        if self.stats is not None:
+            self.stats.stream = out
+            self.stats.sort_stats("cumulative").print_stats(lines)
+            self.stats.sort_stats("tottime").print_stats(lines)
+        return out.getvalue()
+
+
+def _publish(author):
+    """Insert a post and send ``post_published`` in its transaction, as the posts service does."""
+    from django.db import transaction
+
+    from apps.accounts.services import user_counter_add
+    from apps.posts import signals
+    from apps.posts.models import Post
+
+    with transaction.atomic():
+        post = Post.objects.create(
+            author=author, caption="bench", photo="bench/photo.jpg", photo_thumbnail="bench/thumb.jpg",
+            width=1080, height=1080,
+        )
+        user_counter_add(user_id=author.pk, field="posts_count", delta=1)
+        signals.post_published.send(sender=Post, post=post)
+    return post
+
+
+def _broker(profiler: WorkerProfiler | None):
+    from dramatiq.brokers.stub import StubBroker
+
+    from apps.dispense import tasks  # noqa: F401  declares the actors and their queue
+
+    broker = dramatiq.get_broker()
+    if isinstance(broker, StubBroker):
+        broker.flush_all()  # only the embedded broker: never empty a shared Redis
+    if profiler:
+        broker.add_middleware(profiler)
+    return broker
+
+
+def start_worker(*, threads: int, profiler: WorkerProfiler | None):
+    """A real Dramatiq worker on the configured broker; one for the whole run (each adds broker middleware)."""
+    worker = dramatiq.Worker(_broker(profiler), worker_threads=threads)
+    worker.start()
+    return worker
+
+
+def run_actors(*, author, worker) -> tuple[float, object]:
+    """Publish one post and let the worker fan it out; (seconds from publish to the job's end, post)."""
+    from dramatiq.brokers.stub import StubBroker
+
+    broker = worker.broker
+    started = time.perf_counter()
+    post = _publish(author)
+    broker.join("dispense", **({"fail_fast": True} if isinstance(broker, StubBroker) else {}))
+    worker.join()
+    return time.perf_counter() - started, post
+
+
+def check_job(*, post, bench, expected: int):
+    """The post's job is DONE and the store holds ``expected`` entries of it; returns the job."""
+    from apps.dispense.models import DispenseJob, State
+
+    job = DispenseJob.objects.get(post_id=post.pk, kind=DispenseJob.Kind.PUBLISH)
+    found = bench.count_post(post_id=post.pk)
+    if job.state != State.DONE or found != expected:
+        sys.exit(f"Fan-out incomplete: job {job.state} ({job.last_error}), {found} entries of {expected}.")
+    return job
+
+
+# --- the baseline -----------------------------------------------------------------
+
+
+def fanout_rows(*, post):
+    """The entries the actors wrote: the author's own and one per follower."""
+    from stores import FanoutRows
+
+    from apps.social.models import Follow
+
+    followers = Follow.objects.filter(followee_id=post.author_id).order_by("follower_id")
+    user_ids = array("q", [post.author_id])
+    user_ids.extend(followers.values_list("follower_id", flat=True).iterator(chunk_size=20_000))
+    return FanoutRows(post_id=post.pk, author_id=post.author_id, created_at=post.created_at, user_ids=user_ids)
+
+
+def run_baselines(*, bench, rows, expected: int) -> dict[str, float]:
+    """Seconds of each direct writer on an emptied store."""
+    timings = {}
+    for name, write in bench.direct_writers().items():
+        bench.clear()
+        started = time.perf_counter()
+        write(rows)
+        timings[name] = time.perf_counter() - started
+        if (found := bench.count_post(post_id=rows.post_id)) != expected:
+            sys.exit(f"Baseline {name!r} wrote {found} entries of {expected}.")
+    return timings
+
+
+# --- the run ------------------------------------------------------------------------
+
+
+def run_round(*, author, bench, worker, expected: int) -> tuple[float, dict, object]:
+    """One actor fan-out of a new post on an empty store, then each baseline; (actor seconds, baselines, job)."""
+    bench.clear()
+    actor_seconds, post = run_actors(author=author, worker=worker)
+    job = check_job(post=post, bench=bench, expected=expected)
+    timings = run_baselines(bench=bench, rows=fanout_rows(post=post), expected=expected)
+    print(f"  actors {actor_seconds:.2f} s; " + "; ".join(f"{name}: {secs:.2f} s" for name, secs in timings.items()))
+    return actor_seconds, timings, job
+
+
+def summary(args, *, bench, jobs: list, actor: list[float], timings: list[dict], expected: int) -> list:
+    from django.conf import settings
+
+    actor_seconds = statistics.median(actor)
+    baselines = {name: statistics.median(t[name] for t in timings) for name in timings[0]}
+    best = min(baselines, key=baselines.get)
+    ratio = baselines[best] / actor_seconds  # = actor rate / baseline rate
+    per_round = ", ".join(f"{min(t.values()) / a:.2f}" for a, t in zip(actor, timings, strict=True))
+    rows = [
+        ("followers", f"{args.followers:,}"), ("deliveries (followers + author)", f"{expected:,}"),
+        ("batch size", settings.DISPENSE_BATCH_SIZE), ("worker threads", args.threads),
+        ("store", args.store), ("database", bench.describe()),
+        ("broker", args.broker_url or "StubBroker (embedded)"), ("rounds (medians below)", args.rounds),
+        ("job batches / attempts with errors", f"{jobs[-1].batches_done} / {sum(job.attempts for job in jobs)}"),
+        ("actor seconds", f"{actor_seconds:.2f}"), ("actor deliveries/s", f"{expected / actor_seconds:,.0f}"),
+    ]
+    rows += [(f"baseline: {name}", f"{secs:.2f} s, {expected / secs:,.0f} rows/s") for name, secs in baselines.items()]
+    rows += [
+        ("baseline used (fastest)", best), ("baseline seconds", f"{baselines[best]:.2f}"),
+        ("baseline rows/s", f"{expected / baselines[best]:,.0f}"),
+        ("ratio per round", per_round), ("ratio (actor rate / baseline rate)", f"{ratio:.2f}"),
+        (f"goal ratio >= {GOAL} met", harness.yes_no(ratio >= GOAL)),
+    ]
+    return rows
+
+
+def main() -> None:
+    args = parse_args()
+    if args.broker_url and args.profile:
+        sys.exit("--profile works with the embedded broker only.")
+    harness.setup(args, DISPENSE_BATCH_SIZE=str(args.batch_size))
+    from stores import store_bench
+
+    bench, expected = store_bench(args.store), args.followers + 1
+    started = time.perf_counter()
+    author = build_graph(followers=args.followers, chunk=args.chunk)
+    bench.after_load()
+    print(f"Graph built in {time.perf_counter() - started:.1f} s; {args.rounds} round(s) of actors, then baselines:")
+    profiler = WorkerProfiler() if args.profile else None
+    worker = start_worker(threads=args.threads, profiler=profiler)
+    try:
+        rounds = [run_round(author=author, bench=bench, worker=worker, expected=expected) for _ in range(args.rounds)]
+    finally:
+        worker.stop()
+    actor, timings, jobs = (list(column) for column in zip(*rounds, strict=True))
+    harness.print_summary("Fan-out benchmark", summary(
+        args, bench=bench, jobs=jobs, actor=actor, timings=timings, expected=expected))
+    print(f"Total run time {time.perf_counter() - started:.0f} s (graph included).")
+    if profiler:
+        print("\nWorker-thread profile (summed over threads; timings above are inflated by profiling):")
+        print(profiler.report())
+
+
+if __name__ == "__main__":
+    main()

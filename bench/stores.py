@@ -1,0 +1,174 @@
+"""What each feed store brings to the benchmarks: how to count and empty it, and its baselines.
+
+``fanout.py`` compares the actor path with the fastest way to write the same rows straight
+into the store (``direct_writers``: "the limit for this store"); ``feed_read.py`` compares
+``feed_store().page()`` with computing the page from posts and follows (``fanout_on_read``).
+A new store (``--store cassandra``) adds a StoreBench subclass to ``BENCHES`` and its name to
+``harness.STORES``. Import this module only after ``harness.setup()``.
+"""
+
+import abc
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+
+from apps.dispense.feeds import FeedCursor
+from apps.dispense.models import FeedEntry
+from apps.posts.models import Post
+from apps.social.models import Follow
+
+# Constants, never input: the f-strings below build SQL from these alone.
+TABLE = FeedEntry._meta.db_table
+COLUMNS = "user_id, post_id, author_id, created_at"
+
+
+@dataclass(frozen=True)
+class FanoutRows:
+    """The entries of one post's fan-out: the same post for every user in ``user_ids``."""
+
+    post_id: int
+    author_id: int
+    created_at: datetime
+    user_ids: array
+
+    def rows(self, created_at: object) -> Iterator[tuple]:
+        """The rows to insert, ``created_at`` as the database driver wants it."""
+        return ((user_id, self.post_id, self.author_id, created_at) for user_id in self.user_ids)
+
+
+DirectWriter = Callable[[FanoutRows], None]
+
+
+def fanout_on_read_queryset(*, user_id: int, before: FeedCursor | None, limit: int) -> QuerySet:
+    """Fan-out on read: the ids of the newest posts whose author ``user_id`` follows, below ``before``."""
+    followed = Follow.objects.filter(follower_id=user_id).values("followee_id")
+    posts = Post.objects.filter(author_id__in=followed)
+    if before is not None:
+        older = Q(created_at__lt=before.created_at) | Q(created_at=before.created_at, id__lt=before.post_id)
+        posts = posts.filter(older)
+    return posts.order_by("-created_at", "-id").values_list("id", flat=True)[:limit]
+
+
+def sql_fanout_on_read(*, user_id: int, before: FeedCursor | None, limit: int) -> list[int]:
+    """The fan-out-on-read page, run."""
+    return list(fanout_on_read_queryset(user_id=user_id, before=before, limit=limit))
+
+
+def explain(queryset: QuerySet) -> str:
+    """The plan of ``queryset`` (executed, with timings, on PostgreSQL)."""
+    return queryset.explain(analyze=True) if connection.vendor == "postgresql" else queryset.explain()
+
+
+class StoreBench(abc.ABC):
+    """One feed store under benchmark."""
+
+    # Posts and follows live in the SQL database whatever the store, so this baseline fits every store.
+    fanout_on_read = staticmethod(sql_fanout_on_read)
+
+    def explain(self, *, user_id: int, limit: int) -> str:
+        """The plans of the first page's reads."""
+        plan = explain(fanout_on_read_queryset(user_id=user_id, before=None, limit=limit))
+        return f"Fan-out on read:\n{plan}"
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """Where the feeds live, e.g. "postgresql 15.13"."""
+
+    @abc.abstractmethod
+    def count_post(self, *, post_id: int) -> int:
+        """How many feeds hold ``post_id``."""
+
+    @abc.abstractmethod
+    def clear(self) -> None:
+        """Empty every feed, leaving the store as fresh as before the first write."""
+
+    @abc.abstractmethod
+    def direct_writers(self) -> dict[str, DirectWriter]:
+        """The honest ways to write fan-out rows straight into the store; the fastest is its limit."""
+
+    def settle(self) -> None:  # noqa: B027  optional hook
+        """Let background work of earlier writes finish before a timed phase."""
+
+    def after_load(self) -> None:  # noqa: B027  optional hook
+        """Called once the test data is written (statistics for the planner)."""
+
+
+class SqlStoreBench(StoreBench):
+    """The SQL feed store (``dispense_feedentry``) in the default database."""
+
+    def describe(self) -> str:
+        name = connection.settings_dict["NAME"]
+        if connection.vendor == "sqlite":
+            return f"sqlite {connection.Database.sqlite_version}, {name}"
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            return f"{connection.vendor} {cursor.fetchone()[0].split()[0]}, database {name}"
+
+    def count_post(self, *, post_id: int) -> int:
+        return FeedEntry.objects.filter(post_id=post_id).count()
+
+    def explain(self, *, user_id: int, limit: int) -> str:
+        # The query SqlFeedStore.page() runs for a first page.
+        page = FeedEntry.objects.filter(user_id=user_id).order_by("-created_at", "-post_id")
+        page = page.values_list("user_id", "post_id", "author_id", "created_at")[:limit]
+        return f"{super().explain(user_id=user_id, limit=limit)}\n\nStore page:\n{explain(page)}"
+
+    def clear(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {TABLE}" if connection.vendor == "sqlite" else f"TRUNCATE {TABLE}")  # noqa: S608
+        self.settle()
+
+    def settle(self) -> None:
+        if connection.vendor == "sqlite":  # write the WAL back so no timed phase pays an earlier checkpoint
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def after_load(self) -> None:
+        if connection.vendor == "postgresql":  # what autovacuum would have done by now
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+
+    def direct_writers(self) -> dict[str, DirectWriter]:
+        if connection.vendor == "sqlite":
+            return {"executemany, one transaction": _sqlite_executemany}
+        # executemany (psycopg's pipeline) was measured too: about 30k rows/s, far behind these two.
+        return {
+            "COPY FROM STDIN (psycopg copy.write_row)": _postgres_copy,
+            "INSERT ... SELECT FROM unnest(%s::bigint[]), one statement": _postgres_unnest,
+        }
+
+
+def _insert_sql() -> str:
+    return f"INSERT INTO {TABLE} ({COLUMNS}) VALUES (%s, %s, %s, %s)"  # noqa: S608
+
+
+def _sqlite_executemany(rows: FanoutRows) -> None:
+    created_at = connection.ops.adapt_datetimefield_value(rows.created_at)  # the text Django stores
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(_insert_sql(), rows.rows(created_at))
+
+
+def _postgres_copy(rows: FanoutRows) -> None:
+    statement = f"COPY {TABLE} ({COLUMNS}) FROM STDIN"
+    with transaction.atomic(), connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows.rows(rows.created_at):
+            copy.write_row(row)
+
+
+def _postgres_unnest(rows: FanoutRows) -> None:
+    statement = f"INSERT INTO {TABLE} ({COLUMNS}) SELECT u, %s, %s, %s FROM unnest(%s::bigint[]) AS u"  # noqa: S608
+    user_ids = "{" + ",".join(map(str, rows.user_ids)) + "}"  # an array literal: no per-element adaptation
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [rows.post_id, rows.author_id, rows.created_at, user_ids])
+
+
+BENCHES: dict[str, Callable[[], StoreBench]] = {"sql": SqlStoreBench}
+
+
+def store_bench(name: str) -> StoreBench:
+    """The StoreBench of ``--store``."""
+    return BENCHES[name]()
