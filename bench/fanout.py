@@ -38,7 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--followers", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=1000, help="DISPENSE_BATCH_SIZE for this run")
-    parser.add_argument("--threads", type=int, default=4, help="Dramatiq worker threads")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="worker threads; default DRAMATIQ_EMBEDDED_THREADS (1 on SQLite, 4 on PostgreSQL)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="fan-outs (each of a new post on an emptied store, then the baselines); medians are shown")
     parser.add_argument("--chunk", type=int, default=10_000, help="users per bulk insert while building the graph")
@@ -228,7 +229,7 @@ def summary(args, *, bench, jobs: list, actor: list[float], timings: list[dict],
         ("batch size", settings.DISPENSE_BATCH_SIZE), ("worker threads", args.threads),
         ("store", args.store), ("database", bench.describe()),
         ("broker", args.broker_url or "StubBroker (embedded)"), ("rounds (medians below)", args.rounds),
-        ("job batches / attempts with errors", f"{jobs[-1].batches_done} / {sum(job.attempts for job in jobs)}"),
+        ("job batches / attempts with errors", f"{jobs[-1].batches.count()} / {sum(job.attempts for job in jobs)}"),
         ("actor seconds", f"{actor_seconds:.2f}"), ("actor deliveries/s", f"{expected / actor_seconds:,.0f}"),
     ]
     rows += [(f"baseline: {name}", f"{secs:.2f} s, {expected / secs:,.0f} rows/s") for name, secs in baselines.items()]
@@ -253,6 +254,10 @@ def main() -> None:
     author = build_graph(followers=args.followers, chunk=args.chunk)
     bench.after_load()
     print(f"Graph built in {time.perf_counter() - started:.1f} s; {args.rounds} round(s) of actors, then baselines:")
+    if args.threads is None:
+        from django.conf import settings
+
+        args.threads = settings.DRAMATIQ_EMBEDDED_THREADS
     profiler = WorkerProfiler() if args.profile else None
     worker = start_worker(threads=args.threads, profiler=profiler)
     try:

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db.models import Count, Q, Sum
 
 from apps.dispense import services
 from apps.dispense.models import DispenseBatch, DispenseJob, FeedEntry, State
@@ -24,7 +25,7 @@ class DispenseBatchInline(admin.TabularInline):
 @admin.register(DispenseJob)
 class DispenseJobAdmin(admin.ModelAdmin):
     list_display = (
-        "id", "kind", "state", "attempts", "progress", "delivered", "short_error", "created_at", "updated_at",
+        "id", "kind", "state", "attempts", "progress", "delivered_so_far", "short_error", "created_at", "updated_at",
     )
     list_filter = ("state", "kind")
     search_fields = ("=id", "=post_id", "=author_id")
@@ -36,9 +37,24 @@ class DispenseJobAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    def get_queryset(self, request):
+        # A fan-out's progress lives in its batch rows (each batch updates its own row only).
+        return super().get_queryset(request).annotate(
+            batch_count=Count("batches"),
+            batches_done=Count("batches", filter=Q(batches__state=State.DONE)),
+            batch_entries=Sum("batches__size"),
+        )
+
     @admin.display(description="batches done")
     def progress(self, job: DispenseJob) -> str:
-        return f"{job.batches_done}/{job.batches_total}" if job.batches_total else "-"
+        return f"{job.batches_done}/{job.batch_count}" if job.batch_count else "-"
+
+    @admin.display(description="delivered")
+    def delivered_so_far(self, job: DispenseJob) -> int:
+        """Feed entries written or removed: the batches' sum while a fan-out runs."""
+        if job.state == State.DONE or not job.batch_count:
+            return job.delivered
+        return job.batch_entries or 0
 
     @admin.display(description="last error")
     def short_error(self, job: DispenseJob) -> str:

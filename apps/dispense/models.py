@@ -12,6 +12,7 @@ class State(models.TextChoices):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # jobs only: a publish fan-out whose post was deleted before it ended
 
 
 class DispenseJob(models.Model):
@@ -29,11 +30,10 @@ class DispenseJob(models.Model):
     post_id = models.BigIntegerField(null=True, blank=True)
     post_created_at = models.DateTimeField(null=True, blank=True)
     follower_id = models.BigIntegerField(null=True, blank=True)
-    cursor = models.BigIntegerField(default=0, help_text="Highest follower id handed to a batch so far.")
-    batches_total = models.PositiveIntegerField(default=0)
-    batches_done = models.PositiveIntegerField(default=0)
-    chain_ended = models.BooleanField(default=False, help_text="The last batch of followers has been read.")
-    delivered = models.BigIntegerField(default=0)
+    chain_ended = models.BooleanField(default=False, help_text="The last batch of followers has been claimed.")
+    # Fan-outs count their progress in their batch rows (no shared row for every batch to update);
+    # the total lands here when the job ends.
+    delivered = models.BigIntegerField(default=0, help_text="Feed entries written or removed.")
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
@@ -53,9 +53,9 @@ class DispenseBatch(models.Model):
 
     job = models.ForeignKey(DispenseJob, on_delete=models.CASCADE, related_name="batches")
     start_after = models.BigIntegerField()
-    end_at = models.BigIntegerField(null=True, blank=True)
+    end_at = models.BigIntegerField(null=True, blank=True, help_text="Its last follower id; empty: to the end.")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    size = models.PositiveIntegerField(default=0)
+    size = models.PositiveIntegerField(default=0, help_text="Feed entries it wrote or removed.")
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
@@ -65,7 +65,8 @@ class DispenseBatch(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["job", "start_after"], name="dispense_batch_unique_start"),
         ]
-        indexes = [models.Index(fields=["state", "updated_at"], name="dispense_batch_state_idx")]
+        # No index on state: every batch would update it three times, and the sweeper reaches
+        # batches through their (few) open jobs, by the unique index above.
 
     def __str__(self) -> str:
         return f"job {self.job_id} after {self.start_after} ({self.state})"

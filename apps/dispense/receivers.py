@@ -20,6 +20,7 @@ def on_post_published(sender, *, post, **kwargs) -> None:
 
 
 def on_post_deleted(sender, *, post_id, author_id, created_at, **kwargs) -> None:
+    services.publish_cancel(post_id=post_id)
     services.job_record_fanout(
         kind=DispenseJob.Kind.DELETE, post_id=post_id, author_id=author_id, created_at=created_at
     )

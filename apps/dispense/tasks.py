@@ -18,9 +18,9 @@ RETRY_OPTIONS = {
 
 
 @dramatiq.actor(**RETRY_OPTIONS)
-def fanout_batch_task(job_id: int, start_after: int) -> None:
+def fanout_batch_task(job_id: int, start_after: int, facts: dict | None = None) -> None:
     """Deliver one batch of a post's fan-out (or of its removal) and hand on the next batch."""
-    services.batch_run(job_id=job_id, start_after=start_after)
+    services.batch_run(job_id=job_id, start_after=start_after, facts=facts)
 
 
 @dramatiq.actor(**RETRY_OPTIONS)

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet, Value
 
 from apps.accounts.models import User
@@ -57,7 +58,43 @@ def following_list(*, user_id: int | str, viewer: User | None) -> QuerySet:
     return follows.annotate(other_is_following=_is_followed_by(viewer, "followee_id")).order_by("-created_at", "-id")
 
 
-def follower_ids_after(*, user_id: int, after: int, limit: int) -> list[int]:
-    """Up to ``limit`` ids of the user's followers above ``after``, ascending: one batch of a fan-out."""
-    follows = Follow.objects.filter(followee_id=user_id, follower_id__gt=after).order_by("follower_id")
-    return list(follows.values_list("follower_id", flat=True)[:limit])
+# --- fan-out batches -------------------------------------------------------------------
+# Dispense walks a user's followers in follower-id order, one batch of ids (after, upto] per
+# message. These run once per batch of a fan-out to millions, so they are plain SQL on the
+# (followee, follower) index: building and compiling the equivalent ORM query measured
+# 0.3-0.45 ms apiece on a 2-core machine, more than running it (bench/fanout.py).
+FOLLOW_TABLE = Follow._meta.db_table
+
+
+def _range_where(*, after: int, upto: int | None) -> tuple[str, list]:
+    if upto is None:
+        return "followee_id = %s AND follower_id > %s", [after]
+    return "followee_id = %s AND follower_id > %s AND follower_id <= %s", [after, upto]
+
+
+def follower_id_at(*, user_id: int, after: int, offset: int) -> int | None:
+    """The id of the user's follower ``offset`` places after the first one above ``after`` (0: that
+    first one), or None when there are not that many: where a batch of ``offset + 1`` ends."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT follower_id FROM {FOLLOW_TABLE} WHERE followee_id = %s AND follower_id > %s "  # noqa: S608
+            "ORDER BY follower_id LIMIT 1 OFFSET %s",
+            [user_id, after, offset],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def follower_ids_between_sql(*, user_id: int, after: int, upto: int | None) -> tuple[str, list]:
+    """SQL (and its parameters) selecting the ids of the user's followers in (after, upto] (upto None:
+    no end), for a set-based write into another table of the default database."""
+    where, params = _range_where(after=after, upto=upto)
+    return f"SELECT follower_id FROM {FOLLOW_TABLE} WHERE {where}", [user_id, *params]  # noqa: S608
+
+
+def follower_ids_between(*, user_id: int, after: int, upto: int | None) -> list[int]:
+    """The ids of the user's followers in (after, upto] (upto None: no end), ascending."""
+    sql, params = follower_ids_between_sql(user_id=user_id, after=after, upto=upto)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} ORDER BY follower_id", params)
+        return [row[0] for row in cursor.fetchall()]

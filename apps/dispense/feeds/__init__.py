@@ -5,9 +5,9 @@ from functools import cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from apps.dispense.feeds.base import FeedCursor, FeedItem, FeedStore, FeedUnavailable
+from apps.dispense.feeds.base import FeedCursor, FeedItem, FeedStore, FeedUnavailable, FollowerBatch
 
-__all__ = ["FeedCursor", "FeedItem", "FeedStore", "FeedUnavailable", "feed_store"]
+__all__ = ["FeedCursor", "FeedItem", "FeedStore", "FeedUnavailable", "FollowerBatch", "feed_store"]
 
 
 @cache

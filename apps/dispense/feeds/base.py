@@ -21,6 +21,26 @@ class FeedItem:
 
 
 @dataclass(frozen=True, slots=True)
+class FollowerBatch:
+    """One batch of a fan-out: a post for the author's followers with ids in (after, upto]
+    (``upto`` None: every follower above ``after``)."""
+
+    post_id: int
+    author_id: int
+    created_at: datetime
+    after: int
+    upto: int | None
+
+    def follower_ids(self) -> list[int]:
+        from apps.social.selectors import follower_ids_between
+
+        return follower_ids_between(user_id=self.author_id, after=self.after, upto=self.upto)
+
+    def items(self) -> list[FeedItem]:
+        return [FeedItem(user_id, self.post_id, self.author_id, self.created_at) for user_id in self.follower_ids()]
+
+
+@dataclass(frozen=True, slots=True)
 class FeedCursor:
     """Where a page ends: the (created_at, post_id) of its last entry; the next page starts below it."""
 
@@ -53,6 +73,22 @@ class FeedUnavailable(ServiceUnavailable):
 
 class FeedStore(abc.ABC):
     """Home feeds, newest first. Every write is idempotent: replaying one changes nothing."""
+
+    #: True when the feeds live in the default SQL database, so a batch's writes and its progress
+    #: record can commit together.
+    in_default_database = False
+
+    def write_batch(self, batch: FollowerBatch) -> int:
+        """Put a post into the feeds of one batch of followers; returns how many entries were written."""
+        items = batch.items()
+        self.write(items)
+        return len(items)
+
+    def remove_batch(self, batch: FollowerBatch) -> int:
+        """Take a post out of the feeds of one batch of followers; returns how many feeds were touched."""
+        items = batch.items()
+        self.remove(items)
+        return len(items)
 
     @abc.abstractmethod
     def write(self, items: Sequence[FeedItem]) -> None:

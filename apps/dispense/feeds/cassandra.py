@@ -20,7 +20,7 @@ from cassandra.cqlengine import CQLEngineException, columns
 from cassandra.cqlengine.models import Model
 from django.conf import settings
 
-from apps.dispense.feeds.base import FeedCursor, FeedItem, FeedStore, FeedUnavailable
+from apps.dispense.feeds.base import FeedCursor, FeedItem, FeedStore, FeedUnavailable, FollowerBatch
 
 ALIAS = "cassandra"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -133,6 +133,18 @@ class CassandraFeedStore(FeedStore):
         self._run_many(
             "insert", ((i.user_id, to_micros(i.created_at), i.post_id, i.author_id) for i in items)
         )
+
+    @_unavailable
+    def write_batch(self, batch: FollowerBatch) -> int:
+        user_ids, created_us = batch.follower_ids(), to_micros(batch.created_at)
+        self._run_many("insert", ((user_id, created_us, batch.post_id, batch.author_id) for user_id in user_ids))
+        return len(user_ids)
+
+    @_unavailable
+    def remove_batch(self, batch: FollowerBatch) -> int:
+        user_ids, created_us = batch.follower_ids(), to_micros(batch.created_at)
+        self._run_many("delete", ((user_id, created_us, batch.post_id) for user_id in user_ids))
+        return len(user_ids)
 
     @_unavailable
     def remove(self, items: Sequence[FeedItem]) -> None:

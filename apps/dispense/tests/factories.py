@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.dispense.feeds import FeedItem, feed_store
-from apps.dispense.models import DispenseBatch, DispenseJob
+from apps.dispense.models import DispenseBatch, DispenseJob, State
+from apps.dispense.services import JobFacts
 from apps.posts import signals as post_signals
 from apps.posts.models import Post
 from apps.posts.tests.factories import PostFactory
@@ -76,9 +77,32 @@ class DispenseJobFactory(factory.django.DjangoModelFactory):
     enqueued_at = factory.LazyFunction(timezone.now)
 
 
+class FanoutJobFactory(DispenseJobFactory):
+    """A publish fan-out job of some post (its facts travel in every batch message)."""
+
+    kind = DispenseJob.Kind.PUBLISH
+    post_id = factory.Sequence(lambda n: n + 1)
+    post_created_at = factory.LazyFunction(timezone.now)
+
+
 class DispenseBatchFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = DispenseBatch
 
-    job = factory.SubFactory(DispenseJobFactory, kind=DispenseJob.Kind.PUBLISH)
+    job = factory.SubFactory(FanoutJobFactory)
     start_after = 0
+
+
+def batch_progress(job: DispenseJob) -> tuple[int, int]:
+    """(batches done, batches recorded) of a fan-out job: its progress, as the admin shows it."""
+    return job.batches.filter(state=State.DONE).count(), job.batches.count()
+
+
+def batch_sizes(job: DispenseJob) -> int:
+    """The entries a fan-out's batches recorded so far (the job's ``delivered`` once it ends)."""
+    return sum(job.batches.values_list("size", flat=True))
+
+
+def fanout_message(job: DispenseJob, start_after: int = 0) -> tuple[str, tuple]:
+    """A fan-out batch message as the services send it: (actor name, args), the job's facts included."""
+    return "fanout_batch_task", (job.pk, start_after, JobFacts.of(job).to_message())

@@ -7,8 +7,9 @@ from django.utils import timezone
 
 from apps.dispense import tasks
 from apps.dispense.feeds import FeedItem, _store
-from apps.dispense.models import DispenseJob, FeedEntry, State
-from apps.dispense.tests.factories import DispenseBatchFactory, DispenseJobFactory
+from apps.dispense.models import FeedEntry, State
+from apps.dispense.services import JobFacts
+from apps.dispense.tests.factories import DispenseBatchFactory, DispenseJobFactory, FanoutJobFactory
 from apps.dispense.tests.test_feed_store import STORES
 
 pytestmark = pytest.mark.django_db
@@ -17,18 +18,17 @@ CHANGELIST = "/admin/dispense/dispensejob/"
 
 @pytest.fixture
 def failed_job():
-    job = DispenseJobFactory(
-        kind=DispenseJob.Kind.PUBLISH, state=State.FAILED, attempts=9, batches_total=3, batches_done=2,
-        last_error="RuntimeError: store down " + "x" * 200,
+    job = FanoutJobFactory(
+        state=State.FAILED, attempts=9, last_error="RuntimeError: store down " + "x" * 200,
     )
-    DispenseBatchFactory(job=job, start_after=0, state=State.DONE)
-    DispenseBatchFactory(job=job, start_after=10, state=State.DONE)
+    DispenseBatchFactory(job=job, start_after=0, state=State.DONE, size=11)
+    DispenseBatchFactory(job=job, start_after=10, state=State.DONE, size=10)
     DispenseBatchFactory(job=job, start_after=20, state=State.FAILED, last_error="RuntimeError: store down")
     return job
 
 
 def test_job_changelist_shows_state_attempts_progress_and_error(admin_client, failed_job):
-    DispenseJobFactory(state=State.DONE)
+    finished = DispenseJobFactory(state=State.DONE, delivered=7)
 
     response = admin_client.get(CHANGELIST)
 
@@ -37,9 +37,13 @@ def test_job_changelist_shows_state_attempts_progress_and_error(admin_client, fa
     for column in ("state", "attempts", "progress", "short_error", "delivered"):
         assert f'class="sortable column-{column}' in page or f'class="column-{column}' in page, column
     assert "Batches done" in page and "Last error" in page
-    assert "2/3" in page
+    assert "2/3" in page  # batches done / recorded
+    listed = {job.pk: job for job in response.context["cl"].result_list}
+    admin = response.context["cl"].model_admin
+    assert admin.delivered_so_far(listed[failed_job.pk]) == 21  # the batches' sum while it runs
     assert "RuntimeError: store down" in page
     assert "x" * 100 not in page  # the error is shortened in the list
+    assert admin.delivered_so_far(listed[finished.pk]) == 7
     assert admin_client.get(CHANGELIST, {"state": "failed"}).context["cl"].result_count == 1
 
 
@@ -63,7 +67,7 @@ def test_retry_action_resends_a_failed_job(admin_client, failed_job, monkeypatch
 
     assert response.status_code == 200
     assert "Re-sent 1 message(s)." in response.content.decode()
-    send.assert_called_once_with(failed_job.pk, 20)
+    send.assert_called_once_with(failed_job.pk, 20, JobFacts.of(failed_job).to_message())
     failed_job.refresh_from_db()
     assert failed_job.state == State.RUNNING
     assert failed_job.batches.get(start_after=20).state == State.PENDING

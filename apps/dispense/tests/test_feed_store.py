@@ -14,9 +14,11 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from apps.dispense.feeds import FeedCursor, FeedItem, FeedStore, _store, feed_store
+from apps.accounts.tests.factories import UserFactory
+from apps.dispense.feeds import FeedCursor, FeedItem, FeedStore, FollowerBatch, _store, feed_store
 from apps.dispense.feeds.cassandra import CassandraFeedStore
 from apps.dispense.feeds.sql import SqlFeedStore
+from apps.social.tests.factories import FollowFactory
 
 STORES = ["sql"] + (["cassandra"] if settings.CASSANDRA_HOSTS else [])
 KINDS = {"sql": SqlFeedStore, "cassandra": CassandraFeedStore}
@@ -260,6 +262,68 @@ def test_remove_author_with_nothing_to_remove_returns_zero(store, uid):
     assert store.remove_author(user_id=user, author_id=uid()) == 0
     assert store.remove_author(user_id=uid(), author_id=author) == 0
     assert len(everything(store, user)) == 1
+
+
+# --- a fan-out batch: one post for a range of the author's followers ----------------------------
+
+
+@pytest.fixture
+def fans(db):
+    """An author (a real user, as fan-out batches read the follow graph) and their 5 followers' ids."""
+    author = UserFactory()
+    return author.pk, sorted(FollowFactory(followee=author).follower_id for _ in range(5))
+
+
+def holders(store: FeedStore, post_id: int, user_ids) -> list[int]:
+    return [user_id for user_id in user_ids if post_id in post_ids(everything(store, user_id))]
+
+
+def test_write_batch_writes_the_post_to_the_followers_in_its_range_only(store, uid, fans):
+    author, ids = fans
+    post = uid()
+
+    written = store.write_batch(FollowerBatch(post, author, at(1), after=ids[0], upto=ids[3]))
+
+    assert written == 3
+    assert holders(store, post, ids) == ids[1:4]
+    assert everything(store, ids[1]) == [FeedItem(ids[1], post, author, at(1))]
+
+
+def test_write_batch_without_an_end_reaches_every_follower_after_its_start(store, uid, fans):
+    author, ids = fans
+    post = uid()
+
+    store.write_batch(FollowerBatch(post, author, at(1), after=ids[2], upto=None))
+
+    assert holders(store, post, ids) == ids[3:]
+
+
+def test_write_batch_replayed_or_meeting_entries_already_there_adds_no_duplicate(store, uid, fans):
+    author, ids = fans
+    post = uid()
+    store.write([FeedItem(ids[2], post, author, at(1))])  # e.g. a follow backfill got there first
+    batch = FollowerBatch(post, author, at(1), after=0, upto=None)
+
+    store.write_batch(batch)
+    store.write_batch(batch)
+
+    for user_id in ids:
+        assert post_ids(everything(store, user_id)) == [post]
+
+
+def test_remove_batch_takes_the_post_out_of_the_feeds_in_its_range_only(store, uid, fans):
+    author, ids = fans
+    post, other = uid(), uid()
+    store.write_batch(FollowerBatch(post, author, at(1), after=0, upto=None))
+    store.write_batch(FollowerBatch(other, author, at(2), after=0, upto=None))
+
+    removed = store.remove_batch(FollowerBatch(post, author, at(1), after=ids[0], upto=ids[3]))
+
+    assert removed == 3
+    assert holders(store, post, ids) == [ids[0], ids[4]]
+    assert holders(store, other, ids) == ids  # only that post went
+    store.remove_batch(FollowerBatch(post, author, at(1), after=ids[0], upto=ids[3]))  # replayed: nothing left there
+    assert holders(store, post, ids) == [ids[0], ids[4]]
 
 
 # --- trim --------------------------------------------------------------------------------

@@ -19,11 +19,15 @@ from apps.common.exceptions import InvalidInput
 from apps.dispense import services, tasks
 from apps.dispense.feeds import FeedItem, feed_store
 from apps.dispense.models import DispenseBatch, DispenseJob, State
+from apps.dispense.services import JobFacts
 from apps.dispense.tests.factories import (
     DispenseBatchFactory,
     DispenseJobFactory,
+    FanoutJobFactory,
     all_feed_items,
-    clear_feeds,
+    batch_progress,
+    batch_sizes,
+    fanout_message,
     feed_post_ids,
     publish,
 )
@@ -84,7 +88,6 @@ def test_post_create_records_its_fanout_job_and_first_batch_in_the_same_transact
     job = DispenseJob.objects.get()
     assert (job.kind, job.state, job.author_id, job.post_id) == (Kind.PUBLISH, State.PENDING, user.pk, post.pk)
     assert job.post_created_at == post.created_at
-    assert job.batches_total == 1
     assert list(job.batches.values_list("start_after", "state")) == [(0, State.PENDING)]
     assert callbacks
 
@@ -101,7 +104,7 @@ def test_message_is_sent_only_when_the_transaction_commits(user, sent, django_ca
         callback()
 
     job.refresh_from_db()
-    assert sent == [("fanout_batch_task", (job.pk, 0))]
+    assert sent == [fanout_message(job, 0)]
     assert job.enqueued_at is not None
     assert feed_post_ids(user.pk) == [post.pk]  # the author's own feed at once
 
@@ -171,12 +174,12 @@ def test_fanout_delivers_to_the_author_and_every_follower_in_batches(user, small
     for person in [user, *followers]:
         assert feed_post_ids(person.pk) == [post.pk]
     job.refresh_from_db()
-    assert (job.state, job.delivered, job.batches_total, job.batches_done) == (State.DONE, 8, 3, 3)
+    assert (job.state, job.delivered, batch_progress(job)) == (State.DONE, 8, (3, 3))
     assert job.chain_ended and job.finished_at is not None
     ids = sorted(follower.pk for follower in followers)
-    assert job.cursor == ids[5]
     batches = list(job.batches.order_by("start_after").values_list("start_after", "end_at", "size", "state"))
-    assert batches == [(0, ids[2], 4, State.DONE), (ids[2], ids[5], 3, State.DONE), (ids[5], ids[6], 1, State.DONE)]
+    # The last batch runs to the end of the followers (end_at empty).
+    assert batches == [(0, ids[2], 4, State.DONE), (ids[2], ids[5], 3, State.DONE), (ids[5], None, 1, State.DONE)]
 
 
 def test_fanout_with_a_multiple_of_the_batch_size_ends_with_an_empty_batch(user, small_batches):
@@ -186,7 +189,7 @@ def test_fanout_with_a_multiple_of_the_batch_size_ends_with_an_empty_batch(user,
 
     assert run_chain(job) == [4, 3, 0]
     job.refresh_from_db()
-    assert (job.state, job.delivered, job.batches_done) == (State.DONE, 7, 3)
+    assert (job.state, job.delivered, batch_progress(job)) == (State.DONE, 7, (3, 3))
 
 
 def test_fanout_without_followers_reaches_the_author_only(user):
@@ -209,7 +212,7 @@ def test_replayed_batch_message_adds_no_entry_and_no_second_chain(user, small_ba
     assert job.batches.count() == 2
     assert len(all_feed_items()) == 4
     job.refresh_from_db()
-    assert (job.batches_total, job.batches_done, job.delivered, job.state) == (2, 1, 4, State.RUNNING)
+    assert (batch_progress(job), batch_sizes(job), job.state) == ((1, 2), 4, State.RUNNING)
     assert job.batches.get(start_after=0).attempts == 1
 
 
@@ -217,23 +220,24 @@ def test_batch_interrupted_after_writing_resumes_without_duplicates_or_loss(user
     followers = followers_of(user, 5)
     post = publish(user)
     job = DispenseJob.objects.get()
-    finish = services._batch_finish
-    monkeypatch.setattr(services, "_batch_finish", mock.Mock(side_effect=Boom("killed")))
+    done = services._batch_done
+    monkeypatch.setattr(services, "_batch_done", mock.Mock(side_effect=Boom("killed")))
 
     with pytest.raises(Boom):
         services.batch_run(job_id=job.pk, start_after=0)
-    assert len(all_feed_items()) == 4  # written, but the batch's progress was not recorded
+    # Feeds in the SQL database roll back with the unrecorded progress; other stores keep what they wrote.
+    assert len(all_feed_items()) == (0 if feed_store().in_default_database else 4)
     batch = job.batches.get(start_after=0)
     assert (batch.state, batch.last_error) == (State.RUNNING, "Boom: killed")
 
-    monkeypatch.setattr(services, "_batch_finish", finish)
+    monkeypatch.setattr(services, "_batch_done", done)
     assert services.batch_run(job_id=job.pk, start_after=0) == 4
     run_chain(job)
 
     for person in [user, *followers]:
         assert feed_post_ids(person.pk) == [post.pk]
     job.refresh_from_db()
-    assert (job.state, job.delivered, job.batches_total, job.batches_done, job.attempts) == (State.DONE, 6, 2, 2, 1)
+    assert (job.state, job.delivered, batch_progress(job), job.attempts) == (State.DONE, 6, (2, 2), 1)
     assert job.batches.count() == 2
     assert job.batches.get(start_after=0).attempts == 2
 
@@ -247,14 +251,15 @@ def test_two_copies_of_a_batch_running_at_once_count_it_once(user, small_batches
     def deliver_while_a_copy_runs(**kwargs):
         monkeypatch.setattr(services, "_deliver", deliver)
         assert services.batch_run(job_id=job.pk, start_after=0) == 3  # the other copy, start to end
-        deliver(**kwargs)
+        return deliver(**kwargs)
 
     monkeypatch.setattr(services, "_deliver", deliver_while_a_copy_runs)
 
-    assert services.batch_run(job_id=job.pk, start_after=0) == 3
+    services.batch_run(job_id=job.pk, start_after=0)  # its writes add nothing (the count may say so)
 
     job.refresh_from_db()
-    assert (job.state, job.delivered, job.batches_done, job.batches_total) == (State.DONE, 3, 1, 1)
+    assert (job.state, job.delivered, batch_progress(job)) == (State.DONE, 3, (1, 1))
+    assert job.batches.get().attempts == 2
     for person in [user, *followers]:
         assert feed_post_ids(person.pk) == [post.pk]
 
@@ -274,24 +279,27 @@ def test_batch_error_is_recorded_on_job_and_batch_and_raised(user, monkeypatch):
     assert batch.last_error == job.last_error
 
 
-def test_batch_run_of_a_done_or_unknown_job_does_nothing(user):
-    done = DispenseJobFactory(kind=Kind.PUBLISH, state=State.DONE, author_id=user.pk, post_id=1)
+@pytest.mark.parametrize("state", [State.DONE, State.CANCELLED])
+def test_batch_run_of_a_finished_cancelled_or_unknown_job_does_nothing(user, state):
+    FollowFactory(followee=user)
+    over = DispenseBatchFactory(job__state=state, job__author_id=user.pk).job
 
-    assert services.batch_run(job_id=done.pk, start_after=0) == 0
+    assert services.batch_run(job_id=over.pk, start_after=0) == 0
+    assert services.batch_run(job_id=over.pk, start_after=0, facts=JobFacts.of(over).to_message()) == 0
     assert services.batch_run(job_id=999_999, start_after=0) == 0
     assert all_feed_items() == []
+    assert over.batches.get().state == State.PENDING
 
 
 def test_message_for_an_unrecorded_batch_is_counted_and_the_job_still_ends(user, small_batches):
     follower = FollowFactory(followee=user).follower
     post = PostFactory(author=user)
-    job = DispenseJobFactory(kind=Kind.PUBLISH, author_id=user.pk, post_id=post.pk,
-                             post_created_at=post.created_at, chain_ended=True)
+    job = FanoutJobFactory(author_id=user.pk, post_id=post.pk, post_created_at=post.created_at)
 
     assert services.batch_run(job_id=job.pk, start_after=0) == 2
 
     job.refresh_from_db()
-    assert (job.batches_total, job.batches_done, job.state) == (1, 1, State.DONE)
+    assert (batch_progress(job), job.state, job.delivered) == ((1, 1), State.DONE, 2)
     assert feed_post_ids(follower.pk) == [post.pk]
 
 
@@ -321,7 +329,7 @@ def test_deleted_post_is_removed_from_every_feed_in_batches(user, small_batches)
     for person in [user, *followers]:
         assert feed_post_ids(person.pk) == [kept.pk]
     job.refresh_from_db()
-    assert (job.state, job.batches_done, job.delivered) == (State.DONE, 2, 5)
+    assert (job.state, batch_progress(job), job.delivered) == (State.DONE, (2, 2), 5)
 
 
 # --- follow and unfollow ------------------------------------------------------------------
@@ -490,7 +498,7 @@ def test_jobs_retry_resends_them_and_summarises(jobs_in_every_state, sent):
         ("feed_follow_task", (jobs["failed"].pk,)),
         ("feed_follow_task", (jobs["stuck"].pk,)),
         ("feed_follow_task", (jobs["stuck_pending"].pk,)),
-        ("fanout_batch_task", (jobs["stuck_batch"].pk, 0)),
+        fanout_message(jobs["stuck_batch"], 0),
         ("feed_follow_task", (jobs["unsent"].pk,)),
     ])
     jobs["unsent"].refresh_from_db()
@@ -508,7 +516,7 @@ def test_jobs_retry_reports_progress_over_failed_and_stuck_jobs(jobs_in_every_st
 
 
 def test_resending_a_fanout_job_resends_only_its_failed_and_stale_batches(sent):
-    job = DispenseJobFactory(kind=Kind.PUBLISH, state=State.FAILED, finished_at=timezone.now(), batches_total=4)
+    job = FanoutJobFactory(state=State.FAILED, finished_at=timezone.now())
     DispenseBatchFactory(job=job, start_after=0, state=State.DONE, updated_at=ago(LONG_AGO))
     DispenseBatchFactory(job=job, start_after=3, state=State.FAILED)
     DispenseBatchFactory(job=job, start_after=6, state=State.PENDING, updated_at=ago(LONG_AGO))
@@ -516,7 +524,7 @@ def test_resending_a_fanout_job_resends_only_its_failed_and_stale_batches(sent):
 
     services.jobs_retry(stuck_after=timedelta(minutes=10))
 
-    assert sorted(sent) == [("fanout_batch_task", (job.pk, 3)), ("fanout_batch_task", (job.pk, 6))]
+    assert sorted(sent) == [fanout_message(job, 3), fanout_message(job, 6)]
     job.refresh_from_db()
     assert (job.state, job.finished_at) == (State.RUNNING, None)
     states = dict(job.batches.values_list("start_after", "state"))
@@ -532,13 +540,14 @@ def test_jobs_retry_with_zero_stuck_time_resends_everything_unfinished(sent):
 
 
 def test_job_retry_resends_every_unfinished_batch_whatever_its_age(sent):
-    job = DispenseJobFactory(kind=Kind.DELETE, state=State.FAILED)
+    job = FanoutJobFactory(kind=Kind.DELETE, state=State.FAILED)
     DispenseBatchFactory(job=job, start_after=0, state=State.FAILED)
     DispenseBatchFactory(job=job, start_after=5, state=State.RUNNING)
 
     assert services.job_retry(job_id=job.pk) == 2
     assert services.job_retry(job_id=DispenseJobFactory(state=State.DONE).pk) == 0
-    assert sorted(sent) == [("fanout_batch_task", (job.pk, 0)), ("fanout_batch_task", (job.pk, 5))]
+    assert services.job_retry(job_id=FanoutJobFactory(state=State.CANCELLED).pk) == 0
+    assert sorted(sent) == [fanout_message(job, 0), fanout_message(job, 5)]
 
 
 def test_retry_leaves_a_job_done_when_its_resent_batch_finishes_at_once(user, small_batches, monkeypatch):
@@ -552,17 +561,17 @@ def test_retry_leaves_a_job_done_when_its_resent_batch_finishes_at_once(user, sm
         services.batch_run(job_id=job.pk, start_after=second)  # hands on the third batch, then fails
     services.job_fail(job_id=job.pk, start_after=second, error="Boom: store down")
 
-    def run_at_once(job_id, start_after):
+    def run_at_once(job_id, start_after, facts):
         # A worker takes the message before job_retry goes on; the third batch's own message runs meanwhile.
-        services.batch_run(job_id=job_id, start_after=start_after)
-        services.batch_run(job_id=job_id, start_after=third)
+        services.batch_run(job_id=job_id, start_after=start_after, facts=facts)
+        services.batch_run(job_id=job_id, start_after=third, facts=facts)
 
     monkeypatch.setattr(tasks.fanout_batch_task, "send", run_at_once)
 
     assert services.job_retry(job_id=job.pk) == 1
 
     job.refresh_from_db()
-    assert (job.state, job.batches_done, job.batches_total, job.delivered) == (State.DONE, 3, 3, 8)
+    assert (job.state, batch_progress(job), job.delivered) == (State.DONE, (3, 3), 8)
     assert set(job.batches.values_list("state", flat=True)) == {State.DONE}
     for person in [user, *followers]:
         assert feed_post_ids(person.pk) == [post.pk]
@@ -586,14 +595,16 @@ def test_retry_of_a_job_that_finished_meanwhile_sends_nothing(sent, monkeypatch,
     assert (job.state, sent) == (State.DONE, [])
 
 
-def test_jobs_purge_done_deletes_old_finished_jobs_with_their_batches():
+def test_jobs_purge_done_deletes_old_finished_and_cancelled_jobs_with_their_batches():
     old_done = DispenseBatchFactory(job__state=State.DONE, job__finished_at=ago(timedelta(days=8))).job
+    old_cancelled = DispenseBatchFactory(job__state=State.CANCELLED, job__finished_at=ago(timedelta(days=8))).job
     recent_done = DispenseJobFactory(state=State.DONE, finished_at=ago(timedelta(days=1)))
     old_failed = DispenseJobFactory(state=State.FAILED, finished_at=ago(timedelta(days=8)))
 
-    services.jobs_purge_done(older_than=timedelta(days=7))
+    assert services.jobs_purge_done(older_than=timedelta(days=7)) == 4  # two jobs and their batches
 
     assert set(DispenseJob.objects.all()) == {recent_done, old_failed}
+    assert not DispenseBatch.objects.filter(job_id=old_cancelled.pk).exists()
     assert not DispenseBatch.objects.filter(job_id=old_done.pk).exists()
 
 
@@ -619,18 +630,22 @@ def test_feeds_trim_trims_every_users_feed_to_the_cap(settings):
 # --- races between jobs -----------------------------------------------------------------
 
 
-def test_publish_batch_of_a_post_deleted_meanwhile_writes_no_entry(user, small_batches):
-    followers_of(user, 2)
+def test_deleting_a_post_cancels_its_unfinished_publish_fanout(user, small_batches):
+    followers = followers_of(user, 5)
     post = publish(user)
     job = DispenseJob.objects.get()
-    clear_feeds()
-    Post.objects.filter(pk=post.pk).delete()  # deleted before the fan-out ran
+    assert services.batch_run(job_id=job.pk, start_after=0) == 4  # the first batch ran, the second did not
 
-    services.batch_run(job_id=job.pk, start_after=0)
+    post_services.post_delete(post_id=post.pk, user=user)
 
-    assert all_feed_items() == []
     job.refresh_from_db()
-    assert job.state == State.DONE
+    assert (job.state, job.finished_at is not None) == (State.CANCELLED, True)
+    second = job.batches.get(state=State.PENDING)
+    assert services.batch_run(job_id=job.pk, start_after=second.start_after) == 0  # stops: writes nothing
+    removal = DispenseJob.objects.get(kind=Kind.DELETE)
+    run_chain(removal)
+    assert all_feed_items([person.pk for person in [user, *followers]]) == []
+    assert DispenseJob.objects.get(pk=job.pk).state == State.CANCELLED  # not finished by its last batch
 
 
 def test_replayed_batch_resends_its_next_batch_when_the_first_send_was_lost(
@@ -648,7 +663,7 @@ def test_replayed_batch_resends_its_next_batch_when_the_first_send_was_lost(
         services.batch_run(job_id=job.pk, start_after=0)
 
     next_start = job.batches.order_by("start_after").last().start_after
-    assert sent == [("fanout_batch_task", (job.pk, next_start))]
+    assert sent == [fanout_message(job, next_start)]
     assert job.batches.count() == 2
 
 

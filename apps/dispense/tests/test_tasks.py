@@ -17,7 +17,15 @@ from apps.accounts.tests.factories import UserFactory
 from apps.dispense import services, tasks
 from apps.dispense.feeds import FeedItem, feed_store
 from apps.dispense.models import DispenseJob, State
-from apps.dispense.tests.factories import DispenseJobFactory, assert_once_in_each, feed_post_ids, feeds_holding, publish
+from apps.dispense.tests.factories import (
+    DispenseJobFactory,
+    FanoutJobFactory,
+    assert_once_in_each,
+    batch_progress,
+    feed_post_ids,
+    feeds_holding,
+    publish,
+)
 from apps.posts import services as post_services
 from apps.posts.tests.factories import PostFactory
 from apps.social import services as social_services
@@ -70,7 +78,7 @@ def test_publish_fans_out_to_every_follower_in_batches(user, drain, small_batche
 
     assert_everyone_has_once([user, *followers], post)
     job = DispenseJob.objects.get()
-    assert (job.state, job.delivered, job.batches_total, job.batches_done) == (State.DONE, 8, 3, 3)
+    assert (job.state, job.delivered, batch_progress(job)) == (State.DONE, 8, (3, 3))
     assert job.enqueued_at is not None and job.finished_at is not None
     assert sorted(job.batches.values_list("size", flat=True)) == [1, 3, 4]
     assert set(job.batches.values_list("state", flat=True)) == {State.DONE}
@@ -90,7 +98,7 @@ def test_redelivered_messages_add_no_entry_and_start_no_second_chain(user, drain
 
     assert_everyone_has_once([user, *followers], post)
     job.refresh_from_db()
-    assert (job.state, job.delivered, job.batches_total, job.batches_done) == (State.DONE, 5, 2, 2)
+    assert (job.state, job.delivered, batch_progress(job)) == (State.DONE, 5, (2, 2))
     assert job.batches.count() == 2
 
 
@@ -98,8 +106,8 @@ def test_worker_killed_mid_batch_resumes_from_its_progress_without_duplicates_or
     user, drain, small_batches, fast_retries, monkeypatch
 ):
     followers = followers_of(user, 7)
-    killed = fail_once(services._batch_finish, RuntimeError("worker killed"))
-    monkeypatch.setattr(services, "_batch_finish", killed)
+    killed = fail_once(services._batch_done, RuntimeError("worker killed"))
+    monkeypatch.setattr(services, "_batch_done", killed)
 
     post = publish(user)
     drain()
@@ -107,7 +115,7 @@ def test_worker_killed_mid_batch_resumes_from_its_progress_without_duplicates_or
     assert len(killed.calls) == 4  # three batches, one of them twice
     assert_everyone_has_once([user, *followers], post)
     job = DispenseJob.objects.get()
-    assert (job.state, job.delivered, job.batches_total, job.batches_done) == (State.DONE, 8, 3, 3)
+    assert (job.state, job.delivered, batch_progress(job)) == (State.DONE, 8, (3, 3))
     assert job.attempts == 1
     assert sorted(job.batches.values_list("attempts", flat=True)) == [1, 1, 2]
 
@@ -134,7 +142,7 @@ def test_batch_that_exhausts_its_retries_fails_and_retry_command_completes_it(us
     assert "Re-sent 1 message(s): 1 failed, 0 stuck and 0 never-sent job(s)." in out.getvalue()
     assert_everyone_has_once([user, *followers], post)
     job.refresh_from_db()
-    assert (job.state, job.last_error, job.batches_done) == (State.DONE, "", 1)
+    assert (job.state, job.last_error, batch_progress(job)) == (State.DONE, "", (1, 1))
     assert job.batches.get().state == State.DONE
 
 
@@ -197,7 +205,7 @@ def test_sweep_purges_finished_jobs_after_the_keep_period(drain, settings):
 
 
 def test_failed_task_marks_the_job_of_an_exhausted_message():
-    job = DispenseJobFactory(kind=Kind.PUBLISH, state=State.RUNNING)
+    job = FanoutJobFactory(state=State.RUNNING)
     bare = DispenseJobFactory(state=State.RUNNING)
 
     traceback = "Traceback (most recent call last):\n  ...\nKeyError: 'x'\n"
@@ -257,7 +265,7 @@ def test_deleted_post_is_removed_from_every_feed_in_batches(user, drain, small_b
     assert feeds_holding(post.pk) == {}
     assert_everyone_has_once([user, *followers], kept)
     job = DispenseJob.objects.get(kind=Kind.DELETE)
-    assert (job.state, job.batches_done, job.delivered) == (State.DONE, 2, 5)
+    assert (job.state, batch_progress(job), job.delivered) == (State.DONE, (2, 2), 5)
 
 
 def test_trim_task_trims_every_feed_to_the_cap(user, drain, settings):

@@ -145,3 +145,34 @@ def test_marking_for_an_anonymous_viewer_runs_no_query(other_user, viewer, djang
         users_mark_for_viewer(users=[other_user], viewer=viewer)
 
     assert other_user.is_following is False
+
+
+# --- fan-out batches -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fans(db):
+    """An author and the ids of their five followers, ascending, beside someone else's follower."""
+    author = UserFactory()
+    fan_ids = sorted(FollowFactory(followee=author).follower_id for _ in range(5))
+    FollowFactory()  # another author's follower: never in this author's batches
+    return author, fan_ids
+
+
+def test_follower_id_at_finds_where_a_batch_ends(fans):
+    author, ids = fans
+
+    assert selectors.follower_id_at(user_id=author.pk, after=0, offset=0) == ids[0]
+    assert selectors.follower_id_at(user_id=author.pk, after=0, offset=2) == ids[2]
+    assert selectors.follower_id_at(user_id=author.pk, after=ids[2], offset=1) == ids[4]
+    assert selectors.follower_id_at(user_id=author.pk, after=ids[2], offset=2) is None  # fewer left
+    assert selectors.follower_id_at(user_id=author.pk, after=ids[4], offset=0) is None
+
+
+def test_follower_ids_between_is_the_range_after_upto_ascending(fans):
+    author, ids = fans
+
+    assert selectors.follower_ids_between(user_id=author.pk, after=ids[0], upto=ids[3]) == ids[1:4]
+    assert selectors.follower_ids_between(user_id=author.pk, after=ids[2], upto=None) == ids[3:]
+    assert selectors.follower_ids_between(user_id=author.pk, after=0, upto=None) == ids
+    assert selectors.follower_ids_between(user_id=author.pk, after=ids[4], upto=None) == []
