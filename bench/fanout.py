@@ -10,11 +10,13 @@
    embedded StubBroker. Timed from the transaction's start to ``broker.join`` + ``worker.join``;
    the job must be DONE and the store must hold followers + 1 entries (the author's own).
 3. Empties the store and writes the identical rows straight into it, in each honest way the
-   store's StoreBench offers (SQLite: executemany in one transaction; PostgreSQL: COPY and
-   executemany); the fastest is "the limit for this store".
+   store's StoreBench offers (SQLite: executemany, INSERT ... SELECT FROM json_each, and INSERT ...
+   SELECT from the follow table; PostgreSQL: COPY, INSERT ... SELECT FROM unnest, and INSERT ...
+   SELECT from the follow table; Cassandra: the store's prepared INSERT run concurrently by the
+   driver at two concurrencies), each in one go; the fastest is "the limit for this store".
 4. Prints deliveries/s of both and ratio = actor rate / limit rate; the goal is >= 0.5.
 
-    .venv/bin/python bench/fanout.py --followers 100000 [--batch-size 1000] [--threads 4] [--store sql]
+    .venv/bin/python bench/fanout.py --followers 100000 [--batch-size 1000] [--threads N] [--store sql|cassandra]
 """
 
 import argparse

@@ -15,7 +15,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 # The feed stores the benchmarks know (``--store``); each has a StoreBench in stores.py.
-STORES = ("sql",)
+STORES = ("sql", "cassandra")
+# The Cassandra store writes to a keyspace of the benchmarks' own, dropped and re-created at start.
+CASSANDRA_BENCH_KEYSPACE = "shutter_feeds_bench"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +95,10 @@ def setup(args: argparse.Namespace, **env: str) -> str:
     os.environ["DATABASE_URL"] = url
     os.environ["DRAMATIQ_BROKER_URL"] = args.broker_url or ""
     os.environ["FEED_STORE"] = args.store
+    if args.store == "cassandra":
+        if not os.environ.get("CASSANDRA_HOSTS"):
+            raise SystemExit("--store cassandra needs CASSANDRA_HOSTS (and CASSANDRA_PORT): see scripts/cassandra.sh.")
+        os.environ["CASSANDRA_FEEDS_KEYSPACE"] = CASSANDRA_BENCH_KEYSPACE
     os.environ.update(env)
     _fresh_database(url)
 
@@ -102,7 +108,22 @@ def setup(args: argparse.Namespace, **env: str) -> str:
     django.setup()
     _quiet_debug_cursor()
     call_command("migrate", verbosity=0)
+    if args.store == "cassandra":
+        _fresh_keyspace()
     return url
+
+
+def _fresh_keyspace() -> None:
+    """Drop the benchmarks' keyspace and create it again with sync_cassandra."""
+    import io
+
+    from django.core.management import call_command
+    from django.db import connections
+
+    wrapper = connections["cassandra"]
+    wrapper.connect()
+    wrapper.connection.session.execute(f"DROP KEYSPACE IF EXISTS {CASSANDRA_BENCH_KEYSPACE}", timeout=120)
+    call_command("sync_cassandra", database="cassandra", stdout=io.StringIO())
 
 
 def _quiet_debug_cursor() -> None:

@@ -116,9 +116,8 @@ class SqlFeedStore(FeedStore):
                 sql, params = f"{sql} AND created_at <= %s", [*params, moment]
             elif before.post_id <= BIGINT_MIN:  # and none is below this one
                 sql, params = f"{sql} AND created_at < %s", [*params, moment]
-            else:
-                sql += " AND (created_at < %s OR (created_at = %s AND post_id < %s))"
-                params += [moment, moment, before.post_id]
+            else:  # a row comparison: an index range from the cursor on, where an OR of two filters scans
+                sql, params = f"{sql} AND (created_at, post_id) < (%s, %s)", [*params, moment, before.post_id]
         with connection.cursor() as cursor:
             cursor.execute(f"{sql} ORDER BY created_at DESC, post_id DESC LIMIT %s", [*params, limit])
             return [FeedItem(row[0], row[1], row[2], _aware(row[3])) for row in cursor.fetchall()]
