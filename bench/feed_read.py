@@ -160,7 +160,9 @@ def create_other_posts(*, authors: list[int], count: int) -> None:
         statement = (
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "  # noqa: S608
             f"INSERT INTO {table} ({columns}) SELECT %s + abs(random()) %% %s, "
-            "strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, '-' || (abs(random()) %% 31536000000) / 1000.0 || ' seconds'), "
+            # Milliseconds, written with six digits as Django writes datetimes (SQLite compares them as text).
+            "strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, '-' || ((abs(random()) %% 31536000000) / 1000.0) || ' seconds') "
+            "|| '000', "
             f"{fixed} FROM n"
         )
     with tqdm(total=count, desc="other posts", unit="post", unit_scale=True) as bar:
