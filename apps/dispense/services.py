@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from apps.accounts.selectors import user_ids_after
@@ -131,15 +131,25 @@ def _db_now():
     return connection.ops.adapt_datetimefield_value(timezone.now())
 
 
-def _claim_row(cursor, *, job_id: int, start_after: int, now) -> bool:
-    """Mark the batch running, unless it is finished or its job is over."""
+NOT_CLAIMED = object()
+
+
+def _claim_row(cursor, *, job_id: int, start_after: int, upto: int | None, now):
+    """Mark the batch running, unless it is finished or its job is over; returns where the batch ends
+    (None: the last batch, to the end), or NOT_CLAIMED.
+
+    Where it ends is recorded by its first run (``upto``, just read from the graph) and kept by every
+    later run: a retry that read the graph again after a follow or unfollow inside the batch would end
+    it elsewhere and hand on a second next batch, a second chain over the rest of the followers."""
     cursor.execute(
-        f"UPDATE {BATCH} SET state = %s, attempts = attempts + 1, updated_at = %s "  # noqa: S608
-        f"WHERE job_id = %s AND start_after = %s AND state <> %s "
-        f"AND EXISTS (SELECT 1 FROM {JOB} WHERE id = %s AND state IN (%s, %s, %s))",
-        [State.RUNNING, now, job_id, start_after, State.DONE, job_id, *OPEN_STATES],
+        f"UPDATE {BATCH} SET state = %s, updated_at = %s, "  # noqa: S608
+        "end_at = CASE WHEN attempts = 0 THEN %s ELSE end_at END, attempts = attempts + 1 "
+        "WHERE job_id = %s AND start_after = %s AND state <> %s "
+        f"AND EXISTS (SELECT 1 FROM {JOB} WHERE id = %s AND state IN (%s, %s, %s)) RETURNING end_at",
+        [State.RUNNING, now, upto, job_id, start_after, State.DONE, job_id, *OPEN_STATES],
     )
-    return cursor.rowcount == 1
+    row = cursor.fetchone()
+    return NOT_CLAIMED if row is None else row[0]
 
 
 def _batch_recreate(*, job_id: int, start_after: int) -> bool:
@@ -174,15 +184,17 @@ class _Claim:
 
 
 def _batch_claim(*, job_id: int, facts: JobFacts, start_after: int) -> _Claim | None:
-    """Take the batch, find where it ends, and hand the next batch to another message."""
+    """Take the batch, settle where it ends, and hand the next batch to another message."""
     now = _db_now()
     with transaction.atomic(), connection.cursor() as cursor:
-        if not _claim_row(cursor, job_id=job_id, start_after=start_after, now=now):
+        end = follower_id_at(user_id=facts.author_id, after=start_after, offset=settings.DISPENSE_BATCH_SIZE - 1)
+        upto = _claim_row(cursor, job_id=job_id, start_after=start_after, upto=end, now=now)
+        if upto is NOT_CLAIMED:
             if not _batch_recreate(job_id=job_id, start_after=start_after):
                 return None  # a replayed message of a finished batch, or a job that is over
-            if not _claim_row(cursor, job_id=job_id, start_after=start_after, now=now):
+            upto = _claim_row(cursor, job_id=job_id, start_after=start_after, upto=end, now=now)
+            if upto is NOT_CLAIMED:
                 return None
-        upto = follower_id_at(user_id=facts.author_id, after=start_after, offset=settings.DISPENSE_BATCH_SIZE - 1)
         if upto is not None:
             _next_batch(cursor, job_id=job_id, facts=facts, start_after=upto, now=now)
         else:
@@ -201,12 +213,12 @@ def _deliver(*, store: FeedStore, facts: JobFacts, batch: FollowerBatch) -> int:
     return store.write_batch(batch) + len(own)
 
 
-def _batch_done(*, job_id: int, start_after: int, upto: int | None, size: int) -> None:
+def _batch_done(*, job_id: int, start_after: int, size: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {BATCH} SET state = %s, size = %s, end_at = %s, last_error = '', updated_at = %s "  # noqa: S608
+            f"UPDATE {BATCH} SET state = %s, size = %s, last_error = '', updated_at = %s "  # noqa: S608
             "WHERE job_id = %s AND start_after = %s AND state <> %s",
-            [State.DONE, size, upto, _db_now(), job_id, start_after, State.DONE],
+            [State.DONE, size, _db_now(), job_id, start_after, State.DONE],
         )
 
 
@@ -238,6 +250,8 @@ def batch_run(*, job_id: int, start_after: int, facts: dict | None = None) -> in
     try:
         claim = _batch_claim(job_id=job_id, facts=job, start_after=start_after)
         if claim is None:
+            # Finished already: perhaps by a run killed between its commit and the completion check.
+            _finish_if_complete(job_id=job_id)
             return 0
         store = feed_store()
         batch = FollowerBatch(job.post_id, job.author_id, job.created_at, start_after, claim.upto)
@@ -246,7 +260,7 @@ def batch_run(*, job_id: int, start_after: int, facts: dict | None = None) -> in
             count = _deliver(store=store, facts=job, batch=batch)
             if settings.DISPENSE_BATCH_PAUSE_SECONDS:
                 time.sleep(settings.DISPENSE_BATCH_PAUSE_SECONDS)
-            _batch_done(job_id=job_id, start_after=start_after, upto=claim.upto, size=count)
+            _batch_done(job_id=job_id, start_after=start_after, size=count)
         _finish_if_complete(job_id=job_id)
     except Exception as exc:
         _record_error(job_id=job_id, start_after=start_after, error=exc)
@@ -365,15 +379,18 @@ def feeds_trim(*, progress=None, batch: int = 1000) -> int:
 def jobs_to_retry(*, stuck_after: timedelta, unsent_after: timedelta) -> dict[str, list[DispenseJob]]:
     """Failed jobs, stuck ones (no progress for ``stuck_after``), and ones whose message never left."""
     now = timezone.now()
+    cutoff = now - stuck_after
     active = DispenseJob.objects.filter(state__in=[State.PENDING, State.RUNNING])
+    # A fan-out's batches record its progress, not its job row: a job is idle only if none of them moved.
+    moved = DispenseBatch.objects.filter(job=OuterRef("pk"), updated_at__gte=cutoff)
     return {
         "failed": list(DispenseJob.objects.filter(state=State.FAILED).order_by("pk")),
         "unsent": list(active.filter(enqueued_at__isnull=True, created_at__lt=now - unsent_after).order_by("pk")),
         "stuck": list(
             active.filter(enqueued_at__isnull=False)
             .filter(
-                Q(updated_at__lt=now - stuck_after)
-                | Q(batches__state__in=[State.PENDING, State.RUNNING], batches__updated_at__lt=now - stuck_after)
+                (Q(updated_at__lt=cutoff) & ~Exists(moved))
+                | Q(batches__state__in=[State.PENDING, State.RUNNING], batches__updated_at__lt=cutoff)
             )
             .distinct()
             .order_by("pk")

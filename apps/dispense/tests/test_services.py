@@ -264,6 +264,46 @@ def test_two_copies_of_a_batch_running_at_once_count_it_once(user, small_batches
         assert feed_post_ids(person.pk) == [post.pk]
 
 
+def test_retried_batch_keeps_where_it_ends_though_the_graph_changed_meanwhile(user, small_batches, monkeypatch):
+    followers = followers_of(user, 9)
+    ids = sorted(follower.pk for follower in followers)
+    post = publish(user)
+    job = DispenseJob.objects.get()
+    with monkeypatch.context() as patch, pytest.raises(Boom):
+        patch.setattr(services, "_deliver", mock.Mock(side_effect=Boom("store down")))
+        services.batch_run(job_id=job.pk, start_after=0)  # claimed, ends at ids[2], handed on; then failed
+    Follow.objects.filter(followee=user, follower_id=ids[1]).delete()  # an unfollow inside the batch
+    FollowFactory(followee=user, follower=UserFactory())  # and a new follower at the end
+
+    services.batch_run(job_id=job.pk, start_after=0)  # the retry
+    run_chain(job)
+
+    # One chain: the retry did not end the batch at ids[3] and hand on a second next batch.
+    starts = list(job.batches.order_by("start_after").values_list("start_after", flat=True))
+    assert starts == [0, ids[2], ids[5], ids[8]]
+    assert job.batches.get(start_after=0).end_at == ids[2]
+    job.refresh_from_db()
+    assert job.state == State.DONE
+    reached = [user.pk, *(pk for pk in ids if pk != ids[1])]
+    for user_id in reached:
+        assert feed_post_ids(user_id) == [post.pk]
+
+
+def test_replay_of_a_batch_finished_by_a_run_killed_before_the_completion_check_ends_the_job(user, monkeypatch):
+    FollowFactory(followee=user)
+    publish(user)
+    job = DispenseJob.objects.get()
+    with monkeypatch.context() as patch, pytest.raises(Boom):
+        patch.setattr(services, "_finish_if_complete", mock.Mock(side_effect=Boom("killed")))
+        services.batch_run(job_id=job.pk, start_after=0)
+    assert (DispenseJob.objects.get().state, job.batches.get().state) == (State.RUNNING, State.DONE)
+
+    assert services.batch_run(job_id=job.pk, start_after=0) == 0  # Dramatiq's redelivery
+
+    job.refresh_from_db()
+    assert (job.state, job.delivered) == (State.DONE, 2)
+
+
 def test_batch_error_is_recorded_on_job_and_batch_and_raised(user, monkeypatch):
     publish(user)
     job = DispenseJob.objects.get()
@@ -486,6 +526,21 @@ def test_jobs_to_retry_finds_failed_stuck_and_never_sent_jobs(jobs_in_every_stat
     assert found["failed"] == [jobs["failed"]]
     assert found["stuck"] == sorted([jobs["stuck"], jobs["stuck_pending"], jobs["stuck_batch"]], key=lambda j: j.pk)
     assert found["unsent"] == [jobs["unsent"]]
+
+
+def test_a_long_fanout_whose_batches_move_is_not_stuck_and_an_idle_one_is():
+    old = ago(LONG_AGO)
+    moving = FanoutJobFactory(state=State.RUNNING, updated_at=old)  # its row untouched since the first batch
+    DispenseBatchFactory(job=moving, start_after=0, state=State.DONE, updated_at=old)
+    DispenseBatchFactory(job=moving, start_after=10, state=State.RUNNING)  # running now
+    idle = FanoutJobFactory(state=State.RUNNING, updated_at=old, chain_ended=True)
+    DispenseBatchFactory(job=idle, start_after=0, state=State.DONE, updated_at=old)  # done, job never closed
+
+    found = services.jobs_to_retry(stuck_after=timedelta(minutes=10), unsent_after=timedelta(minutes=1))
+
+    assert found["stuck"] == [idle]
+    services.jobs_retry(stuck_after=timedelta(minutes=10))
+    assert DispenseJob.objects.get(pk=idle.pk).state == State.DONE  # nothing to re-send: closed
 
 
 def test_jobs_retry_resends_them_and_summarises(jobs_in_every_state, sent):
