@@ -178,30 +178,26 @@ def _next_batch(cursor, *, job_id: int, facts: JobFacts, start_after: int, now) 
     transaction.on_commit(lambda: _batch_send(job_id=job_id, facts=facts, start_after=start_after))
 
 
-@dataclass(frozen=True)
-class _Claim:
-    upto: int | None  # the batch's last follower id; None: the last batch, to the end
-
-
-def _batch_claim(*, job_id: int, facts: JobFacts, start_after: int) -> _Claim | None:
-    """Take the batch, settle where it ends, and hand the next batch to another message."""
+def _batch_claim(*, job_id: int, facts: JobFacts, start_after: int):
+    """Take the batch, settle where it ends, and hand the next batch to another message; returns the
+    batch's last follower id (None: the last batch, to the end), or NOT_CLAIMED."""
     now = _db_now()
     with transaction.atomic(), connection.cursor() as cursor:
         end = follower_id_at(user_id=facts.author_id, after=start_after, offset=settings.DISPENSE_BATCH_SIZE - 1)
         upto = _claim_row(cursor, job_id=job_id, start_after=start_after, upto=end, now=now)
         if upto is NOT_CLAIMED:
             if not _batch_recreate(job_id=job_id, start_after=start_after):
-                return None  # a replayed message of a finished batch, or a job that is over
+                return NOT_CLAIMED  # a replayed message of a finished batch, or a job that is over
             upto = _claim_row(cursor, job_id=job_id, start_after=start_after, upto=end, now=now)
             if upto is NOT_CLAIMED:
-                return None
+                return NOT_CLAIMED
         if upto is not None:
             _next_batch(cursor, job_id=job_id, facts=facts, start_after=upto, now=now)
         else:
             _touch(DispenseJob.objects.filter(pk=job_id), chain_ended=True)
         if start_after == 0:
             _touch(DispenseJob.objects.filter(pk=job_id, state=State.PENDING), state=State.RUNNING)
-    return _Claim(upto)
+    return upto
 
 
 def _deliver(*, store: FeedStore, facts: JobFacts, batch: FollowerBatch) -> int:
@@ -248,13 +244,13 @@ def batch_run(*, job_id: int, start_after: int, facts: dict | None = None) -> in
     if job is None:
         return 0
     try:
-        claim = _batch_claim(job_id=job_id, facts=job, start_after=start_after)
-        if claim is None:
+        upto = _batch_claim(job_id=job_id, facts=job, start_after=start_after)
+        if upto is NOT_CLAIMED:
             # Finished already: perhaps by a run killed between its commit and the completion check.
             _finish_if_complete(job_id=job_id)
             return 0
         store = feed_store()
-        batch = FollowerBatch(job.post_id, job.author_id, job.created_at, start_after, claim.upto)
+        batch = FollowerBatch(job.post_id, job.author_id, job.created_at, start_after, upto)
         # Feeds in the default database commit with the batch's progress; others are written first.
         with transaction.atomic() if store.in_default_database else nullcontext():
             count = _deliver(store=store, facts=job, batch=batch)

@@ -9,6 +9,9 @@ from datetime import UTC, datetime
 
 from apps.common.exceptions import InvalidInput, ServiceUnavailable
 
+# The range of a stored id (bigint): a cursor decodes any integer, and the stores must keep its meaning.
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
 
 @dataclass(frozen=True, slots=True)
 class FeedItem:

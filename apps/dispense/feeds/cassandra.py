@@ -20,11 +20,18 @@ from cassandra.cqlengine import CQLEngineException, columns
 from cassandra.cqlengine.models import Model
 from django.conf import settings
 
-from apps.dispense.feeds.base import FeedCursor, FeedItem, FeedStore, FeedUnavailable, FollowerBatch
+from apps.dispense.feeds.base import (
+    BIGINT_MAX,
+    BIGINT_MIN,
+    FeedCursor,
+    FeedItem,
+    FeedStore,
+    FeedUnavailable,
+    FollowerBatch,
+)
 
 ALIAS = "cassandra"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 
 
 class FeedRow(Model):

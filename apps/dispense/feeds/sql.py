@@ -7,12 +7,11 @@ from datetime import UTC
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
-from apps.dispense.feeds.base import FeedCursor, FeedItem, FeedStore, FollowerBatch
+from apps.dispense.feeds.base import BIGINT_MAX, BIGINT_MIN, FeedCursor, FeedItem, FeedStore, FollowerBatch
 from apps.dispense.models import FeedEntry
 from apps.social.selectors import follower_ids_between_sql
 
 TABLE = FeedEntry._meta.db_table  # a constant, never input: the SQL below is built from constants only
-BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 
 
 FIELDS = ("user_id", "post_id", "author_id", "created_at")
