@@ -51,7 +51,8 @@ class DispenseJob(models.Model):
 class DispenseBatch(models.Model):
     """One batch of followers of a fan-out job: the followers with ids above ``start_after``."""
 
-    job = models.ForeignKey(DispenseJob, on_delete=models.CASCADE, related_name="batches")
+    # No index of its own: the unique (job, start_after) index below starts with it.
+    job = models.ForeignKey(DispenseJob, on_delete=models.CASCADE, related_name="batches", db_index=False)
     start_after = models.BigIntegerField()
     end_at = models.BigIntegerField(null=True, blank=True, help_text="Its last follower id; empty: to the end.")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)

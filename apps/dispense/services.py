@@ -24,7 +24,7 @@ from apps.accounts.selectors import user_ids_after
 from apps.dispense.feeds import FeedItem, FeedStore, FollowerBatch, feed_store
 from apps.dispense.models import DispenseBatch, DispenseJob, State
 from apps.posts.selectors import post_refs_for_author
-from apps.social.selectors import follower_id_at, following_ids
+from apps.social.selectors import follower_id_at_sql, following_ids
 
 logger = logging.getLogger(__name__)
 Kind = DispenseJob.Kind
@@ -134,19 +134,20 @@ def _db_now():
 NOT_CLAIMED = object()
 
 
-def _claim_row(cursor, *, job_id: int, start_after: int, upto: int | None, now):
+def _claim_row(cursor, *, job_id: int, author_id: int, start_after: int, now):
     """Mark the batch running, unless it is finished or its job is over; returns where the batch ends
     (None: the last batch, to the end), or NOT_CLAIMED.
 
-    Where it ends is recorded by its first run (``upto``, just read from the graph) and kept by every
+    Where it ends is read from the graph by its first run, in the same statement, and kept by every
     later run: a retry that read the graph again after a follow or unfollow inside the batch would end
     it elsewhere and hand on a second next batch, a second chain over the rest of the followers."""
+    end, end_params = follower_id_at_sql(user_id=author_id, after=start_after, offset=settings.DISPENSE_BATCH_SIZE - 1)
     cursor.execute(
         f"UPDATE {BATCH} SET state = %s, updated_at = %s, "  # noqa: S608
-        "end_at = CASE WHEN attempts = 0 THEN %s ELSE end_at END, attempts = attempts + 1 "
+        f"end_at = CASE WHEN attempts = 0 THEN ({end}) ELSE end_at END, attempts = attempts + 1 "
         "WHERE job_id = %s AND start_after = %s AND state <> %s "
         f"AND EXISTS (SELECT 1 FROM {JOB} WHERE id = %s AND state IN (%s, %s, %s)) RETURNING end_at",
-        [State.RUNNING, now, upto, job_id, start_after, State.DONE, job_id, *OPEN_STATES],
+        [State.RUNNING, now, *end_params, job_id, start_after, State.DONE, job_id, *OPEN_STATES],
     )
     row = cursor.fetchone()
     return NOT_CLAIMED if row is None else row[0]
@@ -182,13 +183,13 @@ def _batch_claim(*, job_id: int, facts: JobFacts, start_after: int):
     """Take the batch, settle where it ends, and hand the next batch to another message; returns the
     batch's last follower id (None: the last batch, to the end), or NOT_CLAIMED."""
     now = _db_now()
+    claim = {"job_id": job_id, "author_id": facts.author_id, "start_after": start_after, "now": now}
     with transaction.atomic(), connection.cursor() as cursor:
-        end = follower_id_at(user_id=facts.author_id, after=start_after, offset=settings.DISPENSE_BATCH_SIZE - 1)
-        upto = _claim_row(cursor, job_id=job_id, start_after=start_after, upto=end, now=now)
+        upto = _claim_row(cursor, **claim)
         if upto is NOT_CLAIMED:
             if not _batch_recreate(job_id=job_id, start_after=start_after):
                 return NOT_CLAIMED  # a replayed message of a finished batch, or a job that is over
-            upto = _claim_row(cursor, job_id=job_id, start_after=start_after, upto=end, now=now)
+            upto = _claim_row(cursor, **claim)
             if upto is NOT_CLAIMED:
                 return NOT_CLAIMED
         if upto is not None:

@@ -72,17 +72,15 @@ def _range_where(*, after: int, upto: int | None) -> tuple[str, list]:
     return "followee_id = %s AND follower_id > %s AND follower_id <= %s", [after, upto]
 
 
-def follower_id_at(*, user_id: int, after: int, offset: int) -> int | None:
-    """The id of the user's follower ``offset`` places after the first one above ``after`` (0: that
-    first one), or None when there are not that many: where a batch of ``offset + 1`` ends."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT follower_id FROM {FOLLOW_TABLE} WHERE followee_id = %s AND follower_id > %s "  # noqa: S608
-            "ORDER BY follower_id LIMIT 1 OFFSET %s",
-            [user_id, after, offset],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
+def follower_id_at_sql(*, user_id: int, after: int, offset: int) -> tuple[str, list]:
+    """SQL (and its parameters) of a scalar subquery: the id of the user's follower ``offset`` places
+    after the first one above ``after`` (0: that first one), NULL when there are not that many; where
+    a batch of ``offset + 1`` ends. A subquery, so the dispense claim reads it in its own statement."""
+    return (
+        f"SELECT follower_id FROM {FOLLOW_TABLE} WHERE followee_id = %s AND follower_id > %s "  # noqa: S608
+        "ORDER BY follower_id LIMIT 1 OFFSET %s",
+        [user_id, after, offset],
+    )
 
 
 def follower_ids_between_sql(*, user_id: int, after: int, upto: int | None) -> tuple[str, list]:

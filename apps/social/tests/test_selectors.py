@@ -2,6 +2,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
 from django.utils import timezone
 
 from apps.accounts.selectors import user_queryset, user_search, users_mark_for_viewer
@@ -159,14 +160,22 @@ def fans(db):
     return author, fan_ids
 
 
-def test_follower_id_at_finds_where_a_batch_ends(fans):
+def follower_id_at(**kwargs):
+    """Run the subquery the way dispense's claim embeds it: as a scalar in a statement of its own."""
+    sql, params = selectors.follower_id_at_sql(**kwargs)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT ({sql})", params)
+        return cursor.fetchone()[0]
+
+
+def test_follower_id_at_sql_finds_where_a_batch_ends(fans):
     author, ids = fans
 
-    assert selectors.follower_id_at(user_id=author.pk, after=0, offset=0) == ids[0]
-    assert selectors.follower_id_at(user_id=author.pk, after=0, offset=2) == ids[2]
-    assert selectors.follower_id_at(user_id=author.pk, after=ids[2], offset=1) == ids[4]
-    assert selectors.follower_id_at(user_id=author.pk, after=ids[2], offset=2) is None  # fewer left
-    assert selectors.follower_id_at(user_id=author.pk, after=ids[4], offset=0) is None
+    assert follower_id_at(user_id=author.pk, after=0, offset=0) == ids[0]
+    assert follower_id_at(user_id=author.pk, after=0, offset=2) == ids[2]
+    assert follower_id_at(user_id=author.pk, after=ids[2], offset=1) == ids[4]
+    assert follower_id_at(user_id=author.pk, after=ids[2], offset=2) is None  # fewer left
+    assert follower_id_at(user_id=author.pk, after=ids[4], offset=0) is None
 
 
 def test_follower_ids_between_is_the_range_after_upto_ascending(fans):
