@@ -34,6 +34,7 @@ import harness
 from tqdm import tqdm
 
 GOAL = 0.5
+INLINE = "without the worker (--inline), median"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--chunk", type=int, default=10_000, help="users per bulk insert while building the graph")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the worker threads and print where the actor time goes (slows the run)")
+    parser.add_argument("--inline", action="store_true",
+                        help="first fan out --rounds posts with the actor functions called one after another in this "
+                        "thread, from the embedded broker's queue: the difference is Dramatiq's worker machinery")
     harness.add_arguments(parser)
     return parser.parse_args(argv)
 
@@ -166,6 +170,27 @@ def run_actors(*, author, worker) -> tuple[float, object]:
     return time.perf_counter() - started, post
 
 
+def run_inline(*, author) -> tuple[float, object]:
+    """The same fan-out before any worker runs: this thread takes each message off the embedded broker's
+    queue and calls its actor's function (the same services, without the worker's threads and middleware)."""
+    from queue import Empty
+
+    from dramatiq import Message
+
+    broker = _broker(None)
+    queue = broker.queues["dispense"]
+    started = time.perf_counter()
+    post = _publish(author)
+    while True:
+        try:
+            message = Message.decode(queue.get_nowait())
+        except Empty:
+            break
+        broker.get_actor(message.actor_name).fn(*message.args, **message.kwargs)
+        queue.task_done()
+    return time.perf_counter() - started, post
+
+
 def check_job(*, post, bench, expected: int):
     """The post's job is DONE and the store holds ``expected`` entries of it; returns the job."""
     from apps.dispense.models import DispenseJob, State
@@ -208,6 +233,18 @@ def run_baselines(*, bench, rows, expected: int) -> dict[str, float]:
 # --- the run ------------------------------------------------------------------------
 
 
+def inline_rounds(*, author, bench, expected: int, rounds: int) -> list[float]:
+    """``rounds`` fan-outs without the worker (run before it starts, so it cannot take their messages)."""
+    timings = []
+    for _ in range(rounds):
+        bench.clear()
+        seconds, post = run_inline(author=author)
+        check_job(post=post, bench=bench, expected=expected)
+        timings.append(seconds)
+    print("  without the worker: " + ", ".join(f"{secs:.2f} s" for secs in timings))
+    return timings
+
+
 def run_round(*, author, bench, worker, expected: int) -> tuple[float, dict, object]:
     """One actor fan-out of a new post on an empty store, then each baseline; (actor seconds, baselines, job)."""
     bench.clear()
@@ -218,14 +255,14 @@ def run_round(*, author, bench, worker, expected: int) -> tuple[float, dict, obj
     return actor_seconds, timings, job
 
 
-def summary(args, *, bench, jobs: list, actor: list[float], timings: list[dict], expected: int) -> list:
+def summary(args, *, bench, jobs: list, actor: list[float], timings: list[dict], expected: int, inline: list) -> list:
     from django.conf import settings
 
     actor_seconds = statistics.median(actor)
     baselines = {name: statistics.median(t[name] for t in timings) for name in timings[0]}
     best = min(baselines, key=baselines.get)
     ratio = baselines[best] / actor_seconds  # = actor rate / baseline rate
-    per_round = ", ".join(f"{min(t.values()) / a:.2f}" for a, t in zip(actor, timings, strict=True))
+    per_round = ", ".join(f"{t[best] / a:.2f}" for a, t in zip(actor, timings, strict=True))
     rows = [
         ("followers", f"{args.followers:,}"), ("deliveries (followers + author)", f"{expected:,}"),
         ("batch size", settings.DISPENSE_BATCH_SIZE), ("worker threads", args.threads),
@@ -235,6 +272,9 @@ def summary(args, *, bench, jobs: list, actor: list[float], timings: list[dict],
         ("actor seconds", f"{actor_seconds:.2f}"), ("actor deliveries/s", f"{expected / actor_seconds:,.0f}"),
     ]
     rows += [(f"baseline: {name}", f"{secs:.2f} s, {expected / secs:,.0f} rows/s") for name, secs in baselines.items()]
+    if inline:
+        seconds = statistics.median(inline)
+        rows += [(INLINE, f"{seconds:.2f} s, ratio {baselines[best] / seconds:.2f}")]
     rows += [
         ("baseline used (fastest)", best), ("baseline seconds", f"{baselines[best]:.2f}"),
         ("baseline rows/s", f"{expected / baselines[best]:,.0f}"),
@@ -246,8 +286,8 @@ def summary(args, *, bench, jobs: list, actor: list[float], timings: list[dict],
 
 def main() -> None:
     args = parse_args()
-    if args.broker_url and args.profile:
-        sys.exit("--profile works with the embedded broker only.")
+    if args.broker_url and (args.profile or args.inline):
+        sys.exit("--profile and --inline work with the embedded broker only.")
     harness.setup(args, DISPENSE_BATCH_SIZE=str(args.batch_size))
     from stores import store_bench
 
@@ -260,6 +300,7 @@ def main() -> None:
         from django.conf import settings
 
         args.threads = settings.DRAMATIQ_EMBEDDED_THREADS
+    inline = inline_rounds(author=author, bench=bench, expected=expected, rounds=args.rounds) if args.inline else []
     profiler = WorkerProfiler() if args.profile else None
     worker = start_worker(threads=args.threads, profiler=profiler)
     try:
@@ -268,7 +309,7 @@ def main() -> None:
         worker.stop()
     actor, timings, jobs = (list(column) for column in zip(*rounds, strict=True))
     harness.print_summary("Fan-out benchmark", summary(
-        args, bench=bench, jobs=jobs, actor=actor, timings=timings, expected=expected))
+        args, bench=bench, jobs=jobs, actor=actor, timings=timings, expected=expected, inline=inline))
     print(f"Total run time {time.perf_counter() - started:.0f} s (graph included).")
     if profiler:
         print("\nWorker-thread profile (summed over threads; timings above are inflated by profiling):")
