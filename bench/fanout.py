@@ -15,8 +15,10 @@
    SELECT from the follow table; Cassandra: the store's prepared INSERT run concurrently by the
    driver at two concurrencies), each in one go; the fastest is "the limit for this store".
 4. Prints deliveries/s of both and ratio = actor rate / limit rate; the goal is >= 0.5.
+5. With ``--inline``, first fans out ``--rounds`` posts with no worker: this thread takes each message off
+   the embedded broker's queue and calls its actor's function (what the worker machinery costs).
 
-    .venv/bin/python bench/fanout.py --followers 100000 [--batch-size 1000] [--threads N] [--store sql|cassandra]
+    .venv/bin/python bench/fanout.py --followers 100000 [--batch-size 1000] [--threads N] [--store sql|cassandra] [--inline]
 """
 
 import argparse
