@@ -18,7 +18,8 @@
 5. With ``--inline``, first fans out ``--rounds`` posts with no worker: this thread takes each message off
    the embedded broker's queue and calls its actor's function (what the worker machinery costs).
 
-    .venv/bin/python bench/fanout.py --followers 100000 [--batch-size 1000] [--threads N] [--store sql|cassandra] [--inline]
+    .venv/bin/python bench/fanout.py --followers 100000 [--batch-size 1000] [--threads N] [--rounds 3]
+        [--store sql|cassandra] [--inline] [--profile]
 """
 
 import argparse
