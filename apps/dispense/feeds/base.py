@@ -39,9 +39,6 @@ class FollowerBatch:
 
         return follower_ids_between(user_id=self.author_id, after=self.after, upto=self.upto)
 
-    def items(self) -> list[FeedItem]:
-        return [FeedItem(user_id, self.post_id, self.author_id, self.created_at) for user_id in self.follower_ids()]
-
 
 @dataclass(frozen=True, slots=True)
 class FeedCursor:
@@ -81,17 +78,13 @@ class FeedStore(abc.ABC):
     #: record can commit together.
     in_default_database = False
 
+    @abc.abstractmethod
     def write_batch(self, batch: FollowerBatch) -> int:
         """Put a post into the feeds of one batch of followers; returns how many entries were written."""
-        items = batch.items()
-        self.write(items)
-        return len(items)
 
+    @abc.abstractmethod
     def remove_batch(self, batch: FollowerBatch) -> int:
         """Take a post out of the feeds of one batch of followers; returns how many feeds were touched."""
-        items = batch.items()
-        self.remove(items)
-        return len(items)
 
     @abc.abstractmethod
     def write(self, items: Sequence[FeedItem]) -> None:
