@@ -7,6 +7,7 @@ from django.db.models.functions import Upper
 
 from apps.accounts.models import User
 from apps.common.exceptions import NotFound
+from apps.common.ids import parse_id
 
 # Apps above accounts (social) register functions that add per-viewer annotations
 # such as ``is_following`` to any User queryset, so accounts never imports them.
@@ -52,7 +53,7 @@ def user_queryset(*, viewer: User | None) -> QuerySet:
 def user_get(*, user_id: int | str, viewer: User | None) -> User:
     """One active user, or NotFound."""
     try:
-        return user_queryset(viewer=viewer).get(pk=int(user_id))
+        return user_queryset(viewer=viewer).get(pk=parse_id(user_id))
     except (User.DoesNotExist, ValueError, TypeError) as exc:
         raise NotFound("No such user.", code="user_not_found") from exc
 

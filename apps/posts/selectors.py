@@ -14,19 +14,8 @@ from django.db.models import Exists, OuterRef, QuerySet, Subquery, Value
 from apps.accounts.models import User
 from apps.accounts.selectors import user_get, users_mark_for_viewer
 from apps.common.exceptions import NotFound
+from apps.common.ids import parse_id
 from apps.posts.models import Comment, Like, Post
-
-MAX_ID = 2**63 - 1
-
-
-def parse_id(value: int | str) -> int:
-    """A database id from a URL or body; ValueError if it cannot be one."""
-    if isinstance(value, bool):
-        raise ValueError("Not an id.")
-    text = str(value)
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_ID:
-        raise ValueError("Not an id.")
-    return int(text)
 
 
 def _viewer_id(viewer: User | None) -> int | None:

@@ -12,10 +12,10 @@ from apps.accounts.models import User
 from apps.accounts.services import process_uploaded_image, user_counter_add
 from apps.common import geo, images
 from apps.common.exceptions import InvalidInput, NotFound
+from apps.common.ids import parse_id
 from apps.common.storage import delete_files, store_image
 from apps.posts import signals
 from apps.posts.models import CAPTION_MAX_LENGTH, COMMENT_MAX_LENGTH, Comment, Like, Post
-from apps.posts.selectors import parse_id
 
 PHOTO_MAX_WIDTH = 1080
 THUMBNAIL_WIDTH = 320
