@@ -1,15 +1,23 @@
 """The contract's list pagination: ``{"results": [...], "next": url | null}`` with opaque cursors."""
 
+from base64 import b64decode
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any
+from urllib import parse
 
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.db.models import QuerySet
+from django.utils.dateparse import parse_datetime
 from rest_framework import pagination, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from apps.common.ids import parse_id
 
 
 class CursorPagination(pagination.CursorPagination):
@@ -20,6 +28,7 @@ class CursorPagination(pagination.CursorPagination):
     page_size_query_param = "limit"
     ordering = ("-created_at", "-id")
     invalid_cursor_message = "The cursor is invalid or expired."
+    _position_field: Any = None  # the model field a cursor position is compared with (paginate_queryset)
 
     def __init__(self, ordering: tuple[str, ...] | None = None):
         if ordering:
@@ -37,16 +46,56 @@ class CursorPagination(pagination.CursorPagination):
             raise ValidationError({"limit": [f"Must be a whole number from 1 to {self.max_page_size}."]})
         return min(value, self.max_page_size)
 
-    def decode_cursor(self, request: Request):
+    def decode_cursor(self, request: Request) -> pagination.Cursor | None:
+        """DRF's cursor format (``o``, ``r``, ``p`` in base64), read strictly: anything else is 400."""
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None
         try:
-            return super().decode_cursor(request)
-        except Exception as exc:  # DRF raises NotFound; a bad cursor is bad input
+            tokens = parse.parse_qs(
+                b64decode(encoded.encode("ascii"), validate=True).decode("ascii"),
+                keep_blank_values=True,
+                strict_parsing=True,
+            )
+            if not tokens.keys() <= {"o", "r", "p"} or any(len(values) != 1 for values in tokens.values()):
+                raise ValueError("Unknown or repeated cursor parts.")
+            offset = int(tokens.get("o", ["0"])[0])
+            reverse = tokens.get("r", ["0"])[0]
+            if not 0 <= offset <= self.offset_cutoff or reverse not in ("0", "1"):
+                raise ValueError("Offset or direction out of range.")
+            position = tokens.get("p", [None])[0]
+            if position is not None:
+                position = self._clean_position(position)
+        except (ValueError, TypeError, OverflowError, UnicodeError) as exc:
             raise ValidationError({"cursor": [self.invalid_cursor_message]}) from exc
+        return pagination.Cursor(offset=offset, reverse=reverse == "1", position=position)
+
+    def _clean_position(self, position: str) -> str:
+        """The cursor's position, checked against the type of the field it is compared with.
+
+        A cursor is the client's input: a time at the edge of the calendar with a far UTC offset
+        overflows when Django converts it (an ``OverflowError``, a 500), and an id past bigint
+        overflows the database driver. Refused here, before any query is built.
+        """
+        field = self._position_field
+        if isinstance(field, models.DateTimeField):
+            moment = parse_datetime(position)
+            if moment is None or moment.tzinfo is None:
+                raise ValueError("Not an aware time.")
+            return moment.astimezone(UTC).isoformat()  # OverflowError past year 9999
+        if isinstance(field, (models.IntegerField, models.AutoField)):
+            return str(parse_id(position))
+        return position
 
     def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list | None:
+        order = (self.get_ordering(request, queryset, view) or ("",))[0].lstrip("-")
+        try:
+            self._position_field = queryset.model._meta.get_field(order)
+        except FieldDoesNotExist:
+            self._position_field = None
         try:
             return super().paginate_queryset(queryset, request, view)
-        except (ValueError, TypeError, DjangoValidationError) as exc:
+        except (ValueError, TypeError, OverflowError, DjangoValidationError) as exc:
             # A cursor decodes fine but carries a position its field cannot take ("p=abc" for an id):
             # Django refuses it when the filter is built. Without a cursor it is a real bug: re-raise.
             if request.query_params.get(self.cursor_query_param) is None:
