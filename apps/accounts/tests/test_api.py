@@ -306,6 +306,30 @@ def test_access_token_in_the_query_string_is_not_accepted(api_client, user):
     assert_error(api_client.get(ME, {"access_token": tokens["access_token"]}), 401)
 
 
+@pytest.mark.parametrize("fmt", ["form", "multipart"])
+def test_access_token_in_a_form_body_is_not_accepted(api_client, user, fmt):
+    from apps.posts.tests.factories import PostFactory
+
+    tokens = login(APIClient(), user)
+    post = PostFactory()
+    body = {"access_token": tokens["access_token"]}
+    if fmt == "form":
+        content = {"data": "access_token=" + tokens["access_token"], "content_type": "application/x-www-form-urlencoded"}
+    else:
+        content = {"data": body, "format": "multipart"}
+
+    assert_error(api_client.post(LOGOUT, **content), 401)
+    assert_error(api_client.post(f"/api/v1/posts/{post.pk}/like", **content), 401)
+    assert not post.likes.exists()
+    assert bearer_ok(tokens["access_token"])  # logout did not run: the token still works
+
+
+def bearer_ok(access_token: str) -> bool:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token}")
+    return client.get(ME).status_code == 200
+
+
 def test_tokens_are_hashed_at_rest(api_client):
     tokens = api_client.post(SIGNUP, signup_body(), format="json").json()["tokens"]
 
