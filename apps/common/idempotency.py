@@ -1,10 +1,12 @@
 """``Idempotency-Key`` for every POST (shared/API.md): a retry returns the first answer.
 
 One middleware serves all POST endpoints, the open auth ones included. The key is
-scoped to the caller (the user of the bearer token, or "anonymous"), and to the
-path (plus the body, for anonymous calls); a retry within 24 h gets the stored
-answer with ``Idempotent-Replayed: true`` and changes nothing. A retry that races
-the first request gets 409; answers of 5xx are not kept, so the client may retry.
+scoped to the caller (the user of the bearer token, or "anonymous") and bound to a
+fingerprint of the whole request (method, path, query, body, uploaded files); a retry
+within 24 h gets the stored answer with ``Idempotent-Replayed: true`` and changes
+nothing, the same key with a different request gets 422 (as the IETF Idempotency-Key
+draft says). A retry that races the first request gets 409; answers of 5xx are not
+kept, so the client may retry.
 """
 
 import base64
@@ -16,9 +18,11 @@ from datetime import timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 
 from apps.common.exceptions import error_body
@@ -51,10 +55,26 @@ def _scope(request: HttpRequest) -> str:
     return f"user:{user_id}" if user_id else "anonymous"
 
 
-def _fingerprint(request: HttpRequest, scope: str) -> str:
-    parts = [request.method.encode(), request.path.encode()]
-    if scope == "anonymous":
-        parts.append(request.body)  # small JSON auth bodies; binds the key to the same credentials
+def _fingerprint(request: HttpRequest) -> str:
+    """The whole request: method, path, query, content type and body (for multipart, its fields and
+    the SHA-256 of each file, read in chunks from where Django spooled it), so the same key with
+    another caption or another photo is 422, never a replay of the first answer."""
+    content_type = request.content_type or ""
+    parts = [request.method.encode(), request.path.encode(), request.META.get("QUERY_STRING", "").encode()]
+    parts.append(content_type.encode())
+    if content_type == "multipart/form-data":
+        # Parsed once here; DRF then reads the same request.POST/FILES instead of the spent stream.
+        for name, values in sorted(request.POST.lists()):
+            parts += [b"field", name.encode(), *(value.encode() for value in values)]
+        for name, files in sorted(request.FILES.lists()):
+            for upload in files:
+                digest = hashlib.sha256()
+                for chunk in upload.chunks():
+                    digest.update(chunk)
+                upload.seek(0)
+                parts += [b"file", name.encode(), digest.digest()]
+    else:
+        parts += [b"body", request.body]
     return _hmac(*parts).hex()
 
 
@@ -118,8 +138,14 @@ class IdempotencyMiddleware:
             key = str(uuid.UUID(raw.strip()))
         except ValueError:
             return _error(400, "invalid_idempotency_key", f"{HEADER} must be a UUID.")
+        try:
+            fingerprint = _fingerprint(request)
+        except RequestDataTooBig:
+            return _error(413, "too_large", "The request body is too large.")
+        except (MultiPartParserError, SuspiciousOperation):
+            return _error(400, "parse_error", "The request body could not be read.")
         scope = _scope(request)
-        key_hash, fingerprint = _hmac(b"idempotency-key", key.encode()).hex(), _fingerprint(request, scope)
+        key_hash = _hmac(b"idempotency-key", key.encode()).hex()
         record, claimed = _claim(scope, key_hash, fingerprint)
         if not claimed:
             return _replay(record, key, fingerprint)

@@ -143,3 +143,79 @@ def test_purge_command_deletes_only_expired_records(api_client, capsys):
     call_command("purge_idempotency_keys")
     assert "Deleted 1" in capsys.readouterr().out
     assert IdempotencyRecord.objects.count() == 1
+
+
+# --- the fingerprint covers the whole request ---------------------------------------------------
+
+
+def post_photo(client, key: str, *, caption: str = "Sunset", color=(220, 30, 30)):
+    from apps.posts.tests.factories import image_bytes, upload
+
+    body = {"photo": upload(image_bytes((640, 480), color=color)), "caption": caption}
+    return client.post("/api/v1/posts", body, format="multipart", HTTP_IDEMPOTENCY_KEY=key)
+
+
+@pytest.mark.django_db
+def test_retried_photo_post_with_the_same_photo_and_caption_is_replayed(auth_client):
+    from apps.posts.models import Post
+
+    key = str(uuid.uuid4())
+    first = post_photo(auth_client, key)
+    again = post_photo(auth_client, key)
+
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert Post.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change", [{"caption": "Another caption"}, {"color": (30, 200, 30)}])
+def test_same_key_with_another_photo_or_caption_is_422_and_posts_nothing(auth_client, change):
+    from apps.posts.models import Post
+
+    key = str(uuid.uuid4())
+    first = post_photo(auth_client, key)
+    other = post_photo(auth_client, key, **change)
+
+    assert first.status_code == 201
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    assert "Idempotent-Replayed" not in other
+    assert list(Post.objects.values_list("caption", flat=True)) == ["Sunset"]
+
+
+@pytest.mark.django_db
+def test_same_key_with_another_json_body_from_the_same_user_is_422(auth_client):
+    from apps.posts.tests.factories import PostFactory
+
+    post = PostFactory()
+    key = str(uuid.uuid4())
+    url = f"/api/v1/posts/{post.pk}/comments"
+    first = auth_client.post(url, {"text": "first"}, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    other = auth_client.post(url, {"text": "second"}, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+    assert first.status_code == 201
+    assert other.status_code == 422
+    assert list(post.comments.values_list("text", flat=True)) == ["first"]
+
+
+@pytest.mark.django_db
+def test_same_key_on_another_path_is_422(auth_client):
+    from apps.posts.tests.factories import PostFactory
+
+    one, two = PostFactory(), PostFactory()
+    key = str(uuid.uuid4())
+
+    assert auth_client.post(f"/api/v1/posts/{one.pk}/like", HTTP_IDEMPOTENCY_KEY=key).status_code == 200
+    assert auth_client.post(f"/api/v1/posts/{two.pk}/like", HTTP_IDEMPOTENCY_KEY=key).status_code == 422
+    assert not two.likes.exists()
+
+
+@pytest.mark.django_db
+def test_a_body_over_django_s_limit_with_a_key_is_413(auth_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    response = auth_client.post(
+        "/api/v1/auth/logout", {"scope": "x" * 4096}, format="json", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4())
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
