@@ -88,11 +88,7 @@ class CursorPagination(pagination.CursorPagination):
         return position
 
     def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list | None:
-        order = (self.get_ordering(request, queryset, view) or ("",))[0].lstrip("-")
-        try:
-            self._position_field = queryset.model._meta.get_field(order)
-        except FieldDoesNotExist:
-            self._position_field = None
+        self._position_field = self._field_of(queryset, self.get_ordering(request, queryset, view)[0].lstrip("-"))
         try:
             return super().paginate_queryset(queryset, request, view)
         except (ValueError, TypeError, OverflowError, DjangoValidationError) as exc:
@@ -101,6 +97,13 @@ class CursorPagination(pagination.CursorPagination):
             if request.query_params.get(self.cursor_query_param) is None:
                 raise
             raise ValidationError({"cursor": [self.invalid_cursor_message]}) from exc
+
+    @staticmethod
+    def _field_of(queryset: QuerySet, name: str) -> models.Field | None:
+        try:
+            return queryset.model._meta.get_field(name)
+        except (AttributeError, FieldDoesNotExist):
+            return None
 
     def get_paginated_response(self, data: list) -> Response:
         return Response({"results": data, "next": self.get_next_link()})
