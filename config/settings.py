@@ -5,6 +5,7 @@ secrets have none. See README.md, "Configuration".
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_dramatiq",
+    "axes",
     "apps.common",
     "apps.accounts",
     "apps.social",
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.common.middleware.RequestIDMiddleware",
+    "apps.common.middleware.JSONErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -58,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.common.idempotency.IdempotencyMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns an admin lockout into a 429
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -121,9 +125,23 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/admin/login/"
 
 AUTHENTICATION_BACKENDS = [
+    "apps.accounts.backends.AdminLoginLockoutBackend",  # first: refuses a locked-out admin login
     "apps.accounts.backends.EmailOrUsernameBackend",
     "social_core.backends.facebook.FacebookOAuth2",
 ]
+
+# Admin login brute force (django-axes): after ADMIN_LOGIN_FAILURE_LIMIT wrong passwords from one IP,
+# or for one account, that IP or account gets 429 for ADMIN_LOGIN_COOLOFF_MINUTES. Every failure is
+# logged (logger "axes", and the admin's "Access failures"). The API's login has its own throttles.
+AXES_ONLY_ADMIN_SITE = True
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each on its own: per IP, and per account
+AXES_USERNAME_FORM_FIELD = "username"  # the admin form's field (the default would be USERNAME_FIELD, "email")
+AXES_USERNAME_CALLABLE = "apps.accounts.backends.lockout_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_HTTP_RESPONSE_CODE = 429
 
 # --- I18N, static, media -------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -151,10 +169,19 @@ SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
 # Uploads: requests may carry a 20 MB photo; Django spools large files to disk.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
+# JSON bodies are small and flat: larger is 413, deeper is 400 (apps/common/parsers.py).
+JSON_MAX_BODY_BYTES = env.int("JSON_MAX_BODY_BYTES", default=256 * 1024)
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
 IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=20 * 1024 * 1024)
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
 PROFILE_PICTURE_SIZE = env.int("PROFILE_PICTURE_SIZE", default=640)
 PROFILE_THUMBNAIL_SIZE = env.int("PROFILE_THUMBNAIL_SIZE", default=150)
+
+# Proxies in front that append to X-Forwarded-For; 0: the client's address is REMOTE_ADDR, and a
+# client-sent X-Forwarded-For is ignored (else a brute-forcer could pick a new "IP" per attempt).
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+AXES_IPWARE_PROXY_COUNT = NUM_PROXIES or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if NUM_PROXIES else ["REMOTE_ADDR"]
 
 # --- REST framework ---------------------------------------------------------------
 API_PAGE_SIZE = 30
@@ -163,11 +190,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.accounts.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only; the two uploads (POST /posts, PUT /users/me/picture) set multipart on their views.
+    "DEFAULT_PARSER_CLASSES": ["apps.common.parsers.JSONParser"],  # DRF's, with size and depth capped
     "DEFAULT_PAGINATION_CLASS": "apps.common.pagination.CursorPagination",
     "PAGE_SIZE": API_PAGE_SIZE,
     "EXCEPTION_HANDLER": "apps.common.exceptions.exception_handler",
@@ -179,7 +203,7 @@ REST_FRAMEWORK = {
         "login": env.str("THROTTLE_LOGIN", default="30/minute"),
         "refresh": env.str("THROTTLE_REFRESH", default="60/minute"),
     },
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    "NUM_PROXIES": NUM_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -251,7 +275,7 @@ SOCIAL_AUTH_PIPELINE = (
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Off by default (TLS usually ends at the proxy); production sets it, see README.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_REDIRECT_EXEMPT = [r"^health/?$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)

@@ -3,7 +3,10 @@
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from apps.common.exceptions import error_body
 
 
 def _client_request_id(value: str | None) -> str | None:
@@ -28,3 +31,48 @@ class RequestIDMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
         return response
+
+
+_CODES = {
+    400: ("bad_request", "Bad request."),
+    401: ("not_authenticated", "Authentication credentials were not provided."),
+    403: ("forbidden", "Forbidden."),
+    404: ("not_found", "Not found."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    413: ("too_large", "The request body is too large."),
+    415: ("unsupported_media_type", "Unsupported media type."),
+    429: ("rate_limited", "Too many requests; retry later."),
+    503: ("service_unavailable", "A service this request needs is unavailable; try again later."),
+}
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+class JSONErrorMiddleware:
+    """Every error under ``/api/``, ``/health`` and the media URL is JSON in the contract's shape.
+
+    Django answers some errors itself before any view: with ``DEBUG`` on, an unknown path is an HTML
+    page listing every URL pattern and an exception is a traceback; a bare ``HttpResponseNotAllowed``
+    has no body. Whatever ``DEBUG`` is, such an answer on those paths is replaced by the error body of
+    the same status (nothing about the server leaks, and a client parses one shape).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+        media = settings.MEDIA_URL if settings.MEDIA_URL.startswith("/") else None
+        self.prefixes = tuple(p for p in ("/api/", "/health", media) if p)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code < 400 or not request.path.startswith(self.prefixes):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        status = response.status_code
+        code, message = _CODES.get(status, ("server_error", "Something went wrong on our side."))
+        if status not in _CODES and status < 500:
+            code, message = "error", "The request could not be processed."
+        shaped = JsonResponse(error_body(code, message), status=status)
+        for header in _KEPT_HEADERS:
+            if header in response:
+                shaped[header] = response[header]
+        return shaped

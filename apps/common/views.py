@@ -3,6 +3,7 @@
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
+from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -28,6 +29,7 @@ class ServerTimeApi(APIView):
         return Response({"server_time": now.isoformat(), "server_time_ms": int(now.timestamp() * 1000)})
 
 
+@require_safe
 def health(request: HttpRequest) -> JsonResponse:
     """200 when the database answers, 503 otherwise."""
     try:
