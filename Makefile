@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint migrate superuser clean worker scheduler redis-up redis-down cassandra-up cassandra-down
+.PHONY: run dev test lint migrate superuser clean worker scheduler redis-up redis-down cassandra-up cassandra-down
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,8 +12,22 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-## Serve the API on http://127.0.0.1:8000 with SQLite under var/ (nothing else to install).
-run: $(STAMP)
+# make run's settings: production mode (DEBUG off) on one machine. A SECRET_KEY is generated into var/ once;
+# one gunicorn process with threads runs the embedded worker and scheduler too; plain http on loopback.
+RUN_ENV = SECRET_KEY=$${SECRET_KEY:-$$(cat var/secret_key)} EMBEDDED_WORKER=1 SERVE_MEDIA=$${SERVE_MEDIA:-1} \
+	SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
+
+var/secret_key:
+	mkdir -p var
+	umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
+
+## Serve the API on http://127.0.0.1:8000 with gunicorn, SQLite under var/ and the embedded worker (nothing else to install).
+run: $(STAMP) var/secret_key
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(VENV)/bin/gunicorn -c config/gunicorn.py config.wsgi:application
+
+## Development: runserver with autoreload and DEBUG on, the embedded worker in its serving process.
+dev: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(PY) manage.py serve 127.0.0.1:8000
 

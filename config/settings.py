@@ -11,10 +11,9 @@ from pathlib import Path
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("SHUTTER_VAR_DIR", default=str(BASE_DIR / "var")))
-
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)  # first: every variable below may come from it
+VAR_DIR = Path(env.str("SHUTTER_VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
 if DEBUG:
@@ -164,7 +163,9 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
+# Django serves uploaded media only when asked (make run, make dev, one machine); in production a proxy
+# (nginx's alias on MEDIA_ROOT) or object storage with a CDN serves it, far cheaper than a Python thread.
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
 
 # Uploads: requests may carry a 20 MB photo; Django spools large files to disk.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
@@ -212,6 +213,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "The REST contract between Shutter and its mobile apps.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],  # the schema and docs are public: no token work for them
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -272,7 +274,10 @@ SOCIAL_AUTH_PIPELINE = (
 )
 
 # --- Security (production: DEBUG off behind TLS) ---------------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Trust X-Forwarded-Proto only when a TLS-terminating proxy that sets it is in front (TLS_PROXY=1):
+# otherwise any client could claim https.
+if env.bool("TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Off by default (TLS usually ends at the proxy); production sets it, see README.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_REDIRECT_EXEMPT = [r"^health/?$"]
@@ -304,6 +309,10 @@ IDEMPOTENCY_ABANDONED_SECONDS = env.int("IDEMPOTENCY_ABANDONED_SECONDS", default
 # beside the web server (apps/dispense/embedded.py), so one machine needs nothing installed.
 DRAMATIQ_BROKER_URL = env.str("DRAMATIQ_BROKER_URL", default="")
 DRAMATIQ_EMBEDDED = not DRAMATIQ_BROKER_URL
+# With no broker, the serving process itself runs the worker threads and the scheduler when this is on
+# (config/wsgi.py starts them; make run sets it). One serving process only: the in-memory broker is per
+# process. `check --deploy` fails with DEBUG off, no broker and this off: no job would ever run.
+EMBEDDED_WORKER = env.bool("EMBEDDED_WORKER", default=False)
 DRAMATIQ_MAX_RETRIES = env.int("DRAMATIQ_MAX_RETRIES", default=8)
 DRAMATIQ_MIN_BACKOFF_MS = env.int("DRAMATIQ_MIN_BACKOFF_MS", default=1_000)
 DRAMATIQ_MAX_BACKOFF_MS = env.int("DRAMATIQ_MAX_BACKOFF_MS", default=300_000)

@@ -3,10 +3,9 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from apps.common.views import ServerTimeApi, health
+from apps.common.views import ServerTimeApi, health, media
 
 api_v1 = [
     path("", include("apps.social.urls")),  # before accounts: users/<id>/follow etc.
@@ -25,11 +24,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-if settings.SERVE_MEDIA:
-    # Local-disk media for development and small installs; production serves it from a CDN/bucket.
-    prefix = settings.MEDIA_URL.lstrip("/")
-    if prefix and "://" not in prefix:
-        urlpatterns.append(re_path(rf"^{prefix}(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}))
+# Local-disk media, served by Django only while SERVE_MEDIA is on (checked per request); production serves
+# it from a proxy or a bucket behind a CDN (README, "Media storage").
+_media_prefix = settings.MEDIA_URL.lstrip("/")
+if _media_prefix and "://" not in settings.MEDIA_URL:
+    urlpatterns.append(re_path(rf"^{_media_prefix}(?P<path>.*)$", media, name="media"))
 
 handler400 = "apps.common.views.json_400"
 handler403 = "apps.common.views.json_403"

@@ -1,8 +1,10 @@
 """Endpoints that belong to no app: server time and health."""
 
+from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from django.views import static
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -18,6 +20,7 @@ class ServerTimeApi(APIView):
     """The server's clock, so clients can show how old a post is."""
 
     permission_classes = [AllowAny]
+    authentication_classes: list = []  # needs no user: no token work, even when the app sends one
 
     @extend_schema(
         responses=inline_serializer(
@@ -39,6 +42,14 @@ def health(request: HttpRequest) -> JsonResponse:
     except Exception:
         return JsonResponse(error_body("database_unavailable", "The database does not answer."), status=503)
     return JsonResponse({"status": "ok"})
+
+
+@require_safe
+def media(request: HttpRequest, path: str) -> HttpResponse:
+    """An uploaded file from MEDIA_ROOT, while SERVE_MEDIA is on; 404 otherwise."""
+    if not settings.SERVE_MEDIA:
+        raise Http404("Media are not served here.")
+    return static.serve(request, path, document_root=settings.MEDIA_ROOT)
 
 
 def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

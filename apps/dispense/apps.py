@@ -6,6 +6,6 @@ class DispenseConfig(AppConfig):
     label = "dispense"
 
     def ready(self) -> None:
-        from apps.dispense import receivers
+        from apps.dispense import checks, receivers  # noqa: F401  importing checks registers them
 
         receivers.connect()

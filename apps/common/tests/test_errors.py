@@ -33,6 +33,7 @@ def assert_error_shape(response, status: int, code: str) -> dict:
 @pytest.mark.parametrize("method, path, status, code", PATHS_AND_STATUSES)
 def test_errors_are_json_whatever_debug_is(settings, debug, method, path, status, code):
     settings.DEBUG = debug
+    settings.SERVE_MEDIA = True
     client = Client(raise_request_exception=False)
 
     response = getattr(client, method)(path)
@@ -70,6 +71,19 @@ def test_an_exception_in_debug_is_a_json_500_not_a_traceback(settings, monkeypat
 
     assert_error_shape(response, 500, "server_error")
     assert b"secret internals" not in response.content
+
+
+@pytest.mark.django_db
+def test_media_are_served_only_while_serve_media_is_on(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    (tmp_path / "a.jpg").write_bytes(b"jpeg bytes")
+
+    settings.SERVE_MEDIA = True
+    served = Client().get("/media/a.jpg")
+    assert served.status_code == 200 and b"".join(served.streaming_content) == b"jpeg bytes"
+
+    settings.SERVE_MEDIA = False
+    assert_error_shape(Client().get("/media/a.jpg"), 404, "not_found")
 
 
 def test_pages_outside_the_api_keep_their_html(settings):
