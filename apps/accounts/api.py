@@ -1,8 +1,8 @@
 """Auth and user endpoints (shared/API.md, "Auth" and "Users")."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,6 +45,12 @@ def _auth_body(user, issued: tokens.Tokens, request: Request, **extra) -> dict:
 
 
 AuthResponse = inline_serializer("AuthResponse", {"user": OwnUserSerializer(), "tokens": TokensSerializer()})
+# Error answers only some endpoints give (apps/common/schema.py adds the Error body and the common ones).
+USERNAME_TAKEN = "`username_taken`: another user has this username."
+FACEBOOK_UNAVAILABLE = OpenApiResponse(
+    description="`facebook_unavailable`: Facebook does not answer; `facebook_not_configured`: Facebook login is off."
+)
+SEARCH_QUERY_MAX_LENGTH = 254
 
 
 class OpenAuthApi(APIView):
@@ -65,7 +71,13 @@ class SignupApi(OpenAuthApi):
         username = UsernameField(required=False, allow_null=True, allow_blank=True)
         device_id = _device_field()
 
-    @extend_schema(request=SignupInputSerializer, responses={201: AuthResponse})
+    @extend_schema(
+        request=SignupInputSerializer,
+        responses={
+            201: AuthResponse,
+            409: OpenApiResponse(description=f"`email_taken`: an account has this email. {USERNAME_TAKEN}"),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = self.SignupInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -81,7 +93,13 @@ class LoginApi(OpenAuthApi):
         password = serializers.CharField(max_length=128, trim_whitespace=False)
         device_id = _device_field()
 
-    @extend_schema(request=LoginInputSerializer, responses={200: AuthResponse})
+    @extend_schema(
+        request=LoginInputSerializer,
+        responses={
+            200: AuthResponse,
+            401: OpenApiResponse(description="`invalid_credentials`: wrong login or password."),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = self.LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -102,7 +120,13 @@ class FacebookLoginApi(OpenAuthApi):
             200: inline_serializer(
                 "FacebookAuthResponse",
                 {"user": OwnUserSerializer(), "tokens": TokensSerializer(), "created": serializers.BooleanField()},
-            )
+            ),
+            401: OpenApiResponse(
+                description="`invalid_facebook_token`: Facebook refuses the token; "
+                "`account_disabled`: the account is off."
+            ),
+            409: OpenApiResponse(description="`email_taken`: an account has the Facebook email: log in, then link."),
+            503: FACEBOOK_UNAVAILABLE,
         },
     )
     def post(self, request: Request) -> Response:
@@ -116,7 +140,18 @@ class FacebookLinkApi(APIView):
     class FacebookLinkInputSerializer(serializers.Serializer):
         access_token = serializers.CharField(max_length=1024)
 
-    @extend_schema(request=FacebookLinkInputSerializer, responses={200: OwnUserSerializer})
+    @extend_schema(
+        request=FacebookLinkInputSerializer,
+        responses={
+            200: OwnUserSerializer,
+            401: OpenApiResponse(description="`invalid_facebook_token`: Facebook refuses the token."),
+            409: OpenApiResponse(
+                description="`facebook_already_linked`: another user has this Facebook account; "
+                "`facebook_link_conflict`: it cannot be linked."
+            ),
+            503: FACEBOOK_UNAVAILABLE,
+        },
+    )
     def post(self, request: Request) -> Response:
         data = self.FacebookLinkInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -130,7 +165,13 @@ class RefreshApi(OpenAuthApi):
     class RefreshInputSerializer(serializers.Serializer):
         refresh_token = serializers.CharField(max_length=255)
 
-    @extend_schema(request=RefreshInputSerializer, responses={200: TokensSerializer})
+    @extend_schema(
+        request=RefreshInputSerializer,
+        responses={
+            200: TokensSerializer,
+            401: OpenApiResponse(description="`invalid_token`: the refresh token is invalid, expired or already used."),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = self.RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -160,7 +201,9 @@ class MeApi(APIView):
         user = selectors.user_get(user_id=request.user.pk, viewer=request.user)
         return Response(OwnUserSerializer(user, context={"request": request}).data)
 
-    @extend_schema(request=MeInputSerializer, responses={200: OwnUserSerializer})
+    @extend_schema(
+        request=MeInputSerializer, responses={200: OwnUserSerializer, 409: OpenApiResponse(description=USERNAME_TAKEN)}
+    )
     def patch(self, request: Request) -> Response:
         data = self.MeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -169,12 +212,19 @@ class MeApi(APIView):
 
 
 class MePictureApi(APIView):
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # a file: multipart only
 
     class MePictureInputSerializer(serializers.Serializer):
         picture = serializers.FileField(allow_empty_file=False)
 
-    @extend_schema(request=MePictureInputSerializer, responses={200: OwnUserSerializer})
+    @extend_schema(
+        request=MePictureInputSerializer,
+        responses={
+            200: OwnUserSerializer,
+            413: OpenApiResponse(description="`too_large`: the picture has too many bytes or pixels."),
+            415: OpenApiResponse(description="`not_an_image`: the picture is not a JPEG, PNG, WebP or HEIC image."),
+        },
+    )
     def put(self, request: Request) -> Response:
         data = self.MePictureInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -196,7 +246,9 @@ class MeLocationApi(APIView):
 
 
 class UserDetailApi(APIView):
-    @extend_schema(responses={200: UserSerializer})
+    @extend_schema(
+        responses={200: UserSerializer, 404: OpenApiResponse(description="`user_not_found`: unknown or inactive user.")}
+    )
     def get(self, request: Request, user_id: str) -> Response:
         user = selectors.user_get(user_id=user_id, viewer=request.user)
         return Response(UserSerializer(user, context={"request": request}).data)
@@ -204,12 +256,18 @@ class UserDetailApi(APIView):
 
 class UserSearchApi(APIView):
     class UserSearchFilterSerializer(serializers.Serializer):
-        q = serializers.CharField(min_length=1, max_length=254)
+        q = serializers.CharField(min_length=1, max_length=SEARCH_QUERY_MAX_LENGTH)  # trimmed first
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("q", str, required=True, description="An exact email, or a prefix of a username or name"),
-            OpenApiParameter("limit", int), OpenApiParameter("cursor", str),
+            OpenApiParameter(
+                "q",
+                # What the filter takes: after trimming, 1 to 254 characters, so some non-blank one; no NUL.
+                {"type": "string", "minLength": 1, "maxLength": SEARCH_QUERY_MAX_LENGTH,
+                 "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"},
+                required=True,
+                description="An exact email, or a prefix of a username or name",
+            ),
         ],
         responses={200: paginated_schema(UserSerializer, "UserList")},
     )

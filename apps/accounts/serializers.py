@@ -1,6 +1,7 @@
 """User output shapes shared with the apps above (social, posts)."""
 
 from django.core.files.storage import default_storage
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.models import User
@@ -38,9 +39,11 @@ class UserSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(serializers.URLField(allow_null=True))
     def get_picture_url(self, user: User) -> str | None:
         return media_url(self.context.get("request"), user.picture)
 
+    @extend_schema_field(serializers.URLField(allow_null=True))
     def get_picture_thumbnail_url(self, user: User) -> str | None:
         return media_url(self.context.get("request"), user.picture_thumbnail)
 

@@ -1,6 +1,6 @@
 """The home feed endpoint (shared/API.md: GET /feed)."""
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -13,8 +13,10 @@ from apps.posts.serializers import PostListSchema, PostSerializer
 
 class FeedApi(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
-        responses={200: PostListSchema, 503: OpenApiResponse(description="The feed store does not answer")},
+        responses={
+            200: PostListSchema,
+            503: OpenApiResponse(description="`feed_unavailable`: the feed store does not answer; try again shortly."),
+        },
         description="The caller's own posts and those of the users they follow, newest first.",
     )
     def get(self, request: Request) -> Response:

@@ -1,8 +1,8 @@
 """Post, like and comment endpoints (shared/API.md, "Posts, likes, comments")."""
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,9 +19,7 @@ from apps.posts.serializers import (
     PostSerializer,
 )
 
-PAGE_PARAMETERS = [OpenApiParameter("limit", int), OpenApiParameter("cursor", str)]
-BAD_INPUT = OpenApiResponse(description="Invalid fields (see error.fields)")
-UNKNOWN_POST = OpenApiResponse(description="Unknown post, one the caller may not see, or a malformed id")
+UNKNOWN_POST = OpenApiResponse(description="`post_not_found`: unknown post, or one the caller may not see.")
 
 LikeStateSerializer = inline_serializer(
     "PostLikeState", {"liked": serializers.BooleanField(), "likes_count": serializers.IntegerField()}
@@ -33,7 +31,7 @@ def _post_body(request: Request, post_id: int | str) -> dict:
 
 
 class PostCreateApi(APIView):
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # a file: multipart only
 
     class PostCreateInputSerializer(serializers.Serializer):
         photo = serializers.FileField(allow_empty_file=False)
@@ -51,9 +49,8 @@ class PostCreateApi(APIView):
         request={"multipart/form-data": PostCreateInputSerializer},
         responses={
             201: PostSerializer,
-            400: BAD_INPUT,
-            413: OpenApiResponse(description="The photo is too large (bytes or pixels)."),
-            415: OpenApiResponse(description="The photo is not a JPEG, PNG, WebP or HEIC image."),
+            413: OpenApiResponse(description="`too_large`: the photo has too many bytes or pixels."),
+            415: OpenApiResponse(description="`not_an_image`: the photo is not a JPEG, PNG, WebP or HEIC image."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -76,8 +73,10 @@ class PostDetailApi(APIView):
 
 class UserPostListApi(APIView):
     @extend_schema(
-        parameters=PAGE_PARAMETERS,
-        responses={200: PostListSchema, 404: OpenApiResponse(description="Unknown or inactive user")},
+        responses={
+            200: PostListSchema,
+            404: OpenApiResponse(description="`user_not_found`: unknown or inactive user."),
+        },
         description="The user's posts, newest first.",
     )
     def get(self, request: Request, user_id: str) -> Response:
@@ -102,7 +101,6 @@ class PostLikeApi(APIView):
 
 class PostLikeListApi(APIView):
     @extend_schema(
-        parameters=PAGE_PARAMETERS,
         responses={200: PostLikeListSchema, 404: UNKNOWN_POST},
         description="Who liked the post, newest first.",
     )
@@ -119,7 +117,6 @@ class PostCommentListApi(APIView):
         text = serializers.CharField(min_length=1, max_length=COMMENT_MAX_LENGTH)
 
     @extend_schema(
-        parameters=PAGE_PARAMETERS,
         responses={200: CommentListSchema, 404: UNKNOWN_POST},
         description="The post's comments, oldest first.",
     )
@@ -132,7 +129,7 @@ class PostCommentListApi(APIView):
         )
 
     @extend_schema(
-        request=CommentCreateInputSerializer, responses={201: CommentSerializer, 400: BAD_INPUT, 404: UNKNOWN_POST}
+        request=CommentCreateInputSerializer, responses={201: CommentSerializer, 404: UNKNOWN_POST}
     )
     def post(self, request: Request, post_id: str) -> Response:
         data = self.CommentCreateInputSerializer(data=request.data)
@@ -144,7 +141,10 @@ class PostCommentListApi(APIView):
 
 class CommentDetailApi(APIView):
     @extend_schema(
-        responses={204: None, 404: OpenApiResponse(description="Unknown comment, or not the caller's to delete")},
+        responses={
+            204: None,
+            404: OpenApiResponse(description="`comment_not_found`: unknown comment, or not the caller's to delete."),
+        },
         description="The comment's author or the post's author may delete a comment.",
     )
     def delete(self, request: Request, comment_id: str) -> Response:

@@ -20,9 +20,11 @@ class PostPhotoSerializer(serializers.Serializer):
     height = serializers.IntegerField()
     blurhash = serializers.CharField()
 
+    @extend_schema_field(serializers.URLField())
     def get_url(self, post: Post) -> str:
         return media_url(self.context.get("request"), post.photo) or ""
 
+    @extend_schema_field(serializers.URLField())
     def get_thumbnail_url(self, post: Post) -> str:
         return media_url(self.context.get("request"), post.photo_thumbnail) or ""
 

@@ -1,6 +1,6 @@
 """Follow graph endpoints (shared/API.md, "Users and the follow graph")."""
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,8 +12,8 @@ from apps.social import selectors, services
 from apps.social.models import Follow
 
 LIST_ORDERING = ("-created_at", "-id")
-LIST_PARAMETERS = [OpenApiParameter("limit", int), OpenApiParameter("cursor", str)]
-UNKNOWN_USER = OpenApiResponse(description="Unknown or inactive user, or a malformed id")
+UNKNOWN_USER = OpenApiResponse(description="`user_not_found`: unknown or inactive user.")
+SELF = OpenApiResponse(description="`cannot_follow_self`: the caller cannot follow or unfollow themselves.")
 
 
 class FollowStateOutputSerializer(serializers.Serializer):
@@ -40,29 +40,19 @@ class FollowingOutputSerializer(FollowerOutputSerializer):
 
 
 class FollowApi(APIView):
-    @extend_schema(
-        request=None,
-        responses={
-            200: FollowStateOutputSerializer,
-            400: OpenApiResponse(description="`cannot_follow_self`"),
-            404: UNKNOWN_USER,
-        },
-    )
+    @extend_schema(request=None, responses={200: FollowStateOutputSerializer, 400: SELF, 404: UNKNOWN_USER})
     def post(self, request: Request, user_id: str) -> Response:
         services.follow_create(follower=request.user, followee_id=user_id)
         return Response(FollowStateOutputSerializer({"following": True}).data)
 
-    @extend_schema(request=None, responses={200: FollowStateOutputSerializer, 404: UNKNOWN_USER})
+    @extend_schema(request=None, responses={200: FollowStateOutputSerializer, 400: SELF, 404: UNKNOWN_USER})
     def delete(self, request: Request, user_id: str) -> Response:
         services.follow_delete(follower=request.user, followee_id=user_id)
         return Response(FollowStateOutputSerializer({"following": False}).data)
 
 
 class FollowerListApi(APIView):
-    @extend_schema(
-        parameters=LIST_PARAMETERS,
-        responses={200: paginated_schema(FollowerOutputSerializer, "FollowerList"), 404: UNKNOWN_USER},
-    )
+    @extend_schema(responses={200: paginated_schema(FollowerOutputSerializer, "FollowerList"), 404: UNKNOWN_USER})
     def get(self, request: Request, user_id: str) -> Response:
         follows = selectors.followers_list(user_id=user_id, viewer=request.user)
         return paginated_response(
@@ -72,10 +62,7 @@ class FollowerListApi(APIView):
 
 
 class FollowingListApi(APIView):
-    @extend_schema(
-        parameters=LIST_PARAMETERS,
-        responses={200: paginated_schema(FollowingOutputSerializer, "FollowingList"), 404: UNKNOWN_USER},
-    )
+    @extend_schema(responses={200: paginated_schema(FollowingOutputSerializer, "FollowingList"), 404: UNKNOWN_USER})
     def get(self, request: Request, user_id: str) -> Response:
         follows = selectors.following_list(user_id=user_id, viewer=request.user)
         return paginated_response(

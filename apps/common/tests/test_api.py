@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import Http404
 from django.test import RequestFactory
 from django.utils import timezone
@@ -20,6 +21,7 @@ SIGNUP = "/api/v1/auth/signup"
 LOGIN = "/api/v1/auth/login"
 REFRESH = "/api/v1/auth/refresh"
 ME = "/api/v1/users/me"
+POSTS = "/api/v1/posts"
 
 
 def assert_error(response, status: int, code: str) -> dict:
@@ -33,6 +35,10 @@ def assert_error(response, status: int, code: str) -> dict:
 
 def signup_body(n: int = 0) -> dict:
     return {"email": f"u{n}@example.com", "password": "maple-Trumpet-91-quiet", "name": "U", "device_id": "d"}
+
+
+def photo_file() -> SimpleUploadedFile:
+    return SimpleUploadedFile("photo.jpg", b"not read: the request is refused first", content_type="image/jpeg")
 
 
 # --- time and health ---------------------------------------------------------------------------
@@ -229,19 +235,21 @@ def test_unsupported_content_type_answers_415(api_client):
 
 
 @pytest.mark.django_db
-def test_form_body_over_the_memory_limit_is_refused_not_500(api_client, settings):
+def test_form_fields_over_the_memory_limit_are_refused_not_500(auth_client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
 
-    response = api_client.post(SIGNUP, {**signup_body(), "name": "x" * 2048})
+    response = auth_client.post(POSTS, {"photo": photo_file(), "caption": "x" * 2048}, format="multipart")
 
     assert_error(response, 413, "too_large")
 
 
 @pytest.mark.django_db
-def test_form_body_with_too_many_fields_is_refused_not_500(api_client, settings):
+def test_form_with_too_many_fields_is_refused_not_500(auth_client, settings):
     settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
 
-    response = api_client.post(SIGNUP, {**signup_body(), **{f"f{n}": "x" for n in range(20)}})
+    response = auth_client.post(
+        POSTS, {"photo": photo_file(), **{f"f{n}": "x" for n in range(20)}}, format="multipart"
+    )
 
     assert_error(response, 400, "bad_request")
 
@@ -352,30 +360,30 @@ def signup_limit_two(monkeypatch):
 @pytest.mark.django_db
 def test_signup_is_rate_limited_per_ip(api_client, signup_limit_two):
     for n in range(2):
-        assert api_client.post(SIGNUP, signup_body(n), REMOTE_ADDR="10.0.0.1").status_code == 201
+        assert api_client.post(SIGNUP, signup_body(n), REMOTE_ADDR="10.0.0.1", format="json").status_code == 201
 
-    response = api_client.post(SIGNUP, signup_body(3), REMOTE_ADDR="10.0.0.1")
+    response = api_client.post(SIGNUP, signup_body(3), REMOTE_ADDR="10.0.0.1", format="json")
 
     assert_error(response, 429, "rate_limited")
     assert 0 < int(response["Retry-After"]) <= 3600
-    assert api_client.post(SIGNUP, signup_body(4), REMOTE_ADDR="10.0.0.2").status_code == 201
+    assert api_client.post(SIGNUP, signup_body(4), REMOTE_ADDR="10.0.0.2", format="json").status_code == 201
 
 
 @pytest.mark.django_db
 def test_failed_signups_count_against_the_limit(api_client, signup_limit_two):
     for _ in range(2):
-        api_client.post(SIGNUP, {"email": "bad"}, REMOTE_ADDR="10.0.0.1")
+        api_client.post(SIGNUP, {"email": "bad"}, REMOTE_ADDR="10.0.0.1", format="json")
 
-    assert_error(api_client.post(SIGNUP, signup_body(), REMOTE_ADDR="10.0.0.1"), 429, "rate_limited")
+    assert_error(api_client.post(SIGNUP, signup_body(), REMOTE_ADDR="10.0.0.1", format="json"), 429, "rate_limited")
 
 
 @pytest.mark.django_db
 def test_login_is_rate_limited_per_ip(api_client, signup_limit_two):
     body = {"login": "nobody@example.com", "password": "wrong", "device_id": "d"}
     for _ in range(2):
-        assert api_client.post(LOGIN, body).status_code == 401
+        assert api_client.post(LOGIN, body, format="json").status_code == 401
 
-    response = api_client.post(LOGIN, body)
+    response = api_client.post(LOGIN, body, format="json")
 
     assert_error(response, 429, "rate_limited")
     assert "Retry-After" in response
@@ -384,19 +392,19 @@ def test_login_is_rate_limited_per_ip(api_client, signup_limit_two):
 @pytest.mark.django_db
 def test_refresh_is_rate_limited_per_ip(api_client, signup_limit_two):
     for _ in range(2):
-        assert api_client.post(REFRESH, {"refresh_token": "x"}).status_code == 401
+        assert api_client.post(REFRESH, {"refresh_token": "x"}, format="json").status_code == 401
 
-    assert_error(api_client.post(REFRESH, {"refresh_token": "x"}), 429, "rate_limited")
+    assert_error(api_client.post(REFRESH, {"refresh_token": "x"}, format="json"), 429, "rate_limited")
 
 
 @pytest.mark.django_db
 def test_signup_limit_does_not_apply_to_login(api_client, monkeypatch):
     monkeypatch.setattr(PerIPThrottle, "THROTTLE_RATES", {"signup": "1/hour"})
-    api_client.post(SIGNUP, signup_body(0))
+    api_client.post(SIGNUP, signup_body(0), format="json")
 
     body = {"login": "u0@example.com", "password": signup_body()["password"], "device_id": "d"}
 
-    response = api_client.post(LOGIN, body)
+    response = api_client.post(LOGIN, body, format="json")
 
     assert response.status_code == 200
 
@@ -449,8 +457,8 @@ def test_open_endpoints_count_anonymous_requests_per_ip_too(api_client, user, mo
     monkeypatch.setattr(PerUserThrottle, "THROTTLE_RATES", {"user": "1/minute"})
     body = {"login": user.email, "password": "wrong", "device_id": "d"}
 
-    assert api_client.post(LOGIN, body).status_code == 401
-    response = api_client.post(LOGIN, body)
+    assert api_client.post(LOGIN, body, format="json").status_code == 401
+    response = api_client.post(LOGIN, body, format="json")
 
     assert_error(response, 429, "rate_limited")
 
