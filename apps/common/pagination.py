@@ -38,13 +38,11 @@ class CursorPagination(pagination.CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        try:
-            value = int(raw)
-        except ValueError:
-            value = 0
-        if value < 1:
+        # ASCII digits only (int() would take " 5", "+5" or Arabic-Indic digits), within the documented
+        # bounds: the schema says 1 to 100, so 101 is refused rather than quietly served as 100.
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= self.max_page_size):
             raise ValidationError({"limit": [f"Must be a whole number from 1 to {self.max_page_size}."]})
-        return min(value, self.max_page_size)
+        return int(raw)
 
     def decode_cursor(self, request: Request) -> pagination.Cursor | None:
         """DRF's cursor format (``o``, ``r``, ``p`` in base64), read strictly: anything else is 400."""

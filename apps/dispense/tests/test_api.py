@@ -133,12 +133,13 @@ def test_feed_ending_on_a_full_page_gives_a_next_link_to_an_empty_page(auth_clie
     assert last == {"results": [], "next": None}
 
 
-def test_feed_limit_defaults_to_30_and_is_capped_at_100(auth_client, user):
+def test_feed_limit_defaults_to_30_and_goes_up_to_100(auth_client, user):
     posts = posts_by(user, 31)
     feed_store().write([FeedItem(user.pk, post.pk, user.pk, post.created_at) for post in posts])
 
     assert len(auth_client.get(URL).json()["results"]) == 30
-    assert len(auth_client.get(URL, {"limit": 1000}).json()["results"]) == 31
+    assert len(auth_client.get(URL, {"limit": 100}).json()["results"]) == 31
+    assert auth_client.get(URL, {"limit": 101}).status_code == 400
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "abc"])

@@ -288,13 +288,15 @@ def test_lists_refuse_bad_paging_input(auth_client, other_user, which, query):
     assert set(error["fields"]) == set(query)
 
 
-def test_lists_cap_the_page_size(auth_client, other_user):
+@pytest.mark.parametrize("limit", ["101", "1000", "+5", " 5", "\u0665", "5.0"])
+def test_lists_refuse_a_page_size_outside_1_to_100(auth_client, other_user, limit):
     followers_of(other_user, 2)
 
-    response = auth_client.get(list_url(other_user.pk, "followers"), {"limit": "1000"})
+    response = auth_client.get(list_url(other_user.pk, "followers"), {"limit": limit})
 
-    assert response.status_code == 200
-    assert len(response.json()["results"]) == 2
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"limit": ["Must be a whole number from 1 to 100."]}
+    assert len(auth_client.get(list_url(other_user.pk, "followers"), {"limit": "100"}).json()["results"]) == 2
 
 
 @pytest.mark.parametrize("which", ["followers", "following"])
