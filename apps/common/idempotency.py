@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 
 from apps.common.exceptions import error_body
@@ -55,6 +56,19 @@ def _scope(request: HttpRequest) -> str:
     return f"user:{user_id}" if user_id else "anonymous"
 
 
+class UnsupportedMultipart(Exception):
+    """A multipart body sent to a view that takes JSON only."""
+
+
+def _view_takes_multipart(request: HttpRequest) -> bool:
+    try:
+        view = resolve(request.path_info).func
+    except Resolver404:
+        return False
+    parsers = getattr(getattr(view, "cls", None), "parser_classes", ())
+    return any(parser.media_type == "multipart/form-data" for parser in parsers)
+
+
 def _fingerprint(request: HttpRequest) -> str:
     """The whole request: method, path, query, content type and body (for multipart, its fields and
     the SHA-256 of each file, read in chunks from where Django spooled it), so the same key with
@@ -63,6 +77,8 @@ def _fingerprint(request: HttpRequest) -> str:
     parts = [request.method.encode(), request.path.encode(), request.META.get("QUERY_STRING", "").encode()]
     parts.append(content_type.encode())
     if content_type == "multipart/form-data":
+        if not _view_takes_multipart(request):
+            raise UnsupportedMultipart  # parsed here, DRF would find the body spent and see no data at all
         # Parsed once here; DRF then reads the same request.POST/FILES instead of the spent stream.
         for name, values in sorted(request.POST.lists()):
             parts += [b"field", name.encode(), *(value.encode() for value in values)]
@@ -114,7 +130,9 @@ def _replay(record: IdempotencyRecord | None, key: str, fingerprint: str) -> Htt
 
 def _store(scope: str, key_hash: str, key: str, response: HttpResponse) -> None:
     records = IdempotencyRecord.objects.filter(scope=scope, key_hash=key_hash)
-    if response.status_code >= 500 or response.streaming:
+    # A 5xx may not have run to the end, and a 429 did not run at all: neither is the request's answer,
+    # so the key is freed for the retry (a replayed 429 would also have lost its Retry-After).
+    if response.status_code >= 500 or response.status_code == 429 or response.streaming:
         records.delete()
         return
     records.update(
@@ -142,6 +160,8 @@ class IdempotencyMiddleware:
             fingerprint = _fingerprint(request)
         except RequestDataTooBig:
             return _error(413, "too_large", "The request body is too large.")
+        except UnsupportedMultipart:
+            return _error(415, "unsupported_media_type", "This endpoint takes application/json bodies only.")
         except (MultiPartParserError, SuspiciousOperation):
             return _error(400, "parse_error", "The request body could not be read.")
         scope = _scope(request)

@@ -219,3 +219,31 @@ def test_a_body_over_django_s_limit_with_a_key_is_413(auth_client, settings):
     )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "too_large"
+
+
+@pytest.mark.django_db
+def test_multipart_with_a_key_to_a_json_endpoint_is_415_and_changes_nothing(auth_client):
+    response = auth_client.post(
+        "/api/v1/auth/logout", {"scope": "all_devices"}, format="multipart", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4())
+    )
+
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert auth_client.get("/api/v1/users/me").status_code == 200  # not logged out
+
+
+@pytest.mark.django_db
+def test_a_throttled_answer_is_not_kept_so_the_retry_runs(auth_client, settings):
+    from apps.posts.tests.factories import PostFactory
+
+    post = PostFactory()
+    key = str(uuid.uuid4())
+    with mock.patch("apps.common.throttling.PerUserThrottle.allow_request", return_value=False), \
+            mock.patch("apps.common.throttling.PerUserThrottle.wait", return_value=7):
+        throttled = auth_client.post(f"/api/v1/posts/{post.pk}/like", HTTP_IDEMPOTENCY_KEY=key)
+    assert throttled.status_code == 429 and throttled["Retry-After"] == "7"
+
+    retried = auth_client.post(f"/api/v1/posts/{post.pk}/like", HTTP_IDEMPOTENCY_KEY=key)
+
+    assert retried.status_code == 200 and "Idempotent-Replayed" not in retried
+    assert post.likes.count() == 1
