@@ -25,6 +25,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.serializers import ListSerializer
 
+from apps.common.conditional import ETagMixin
 from apps.common.ids import ID_REGEX
 
 ID_PATTERN = f"^{ID_REGEX}$"
@@ -59,6 +60,11 @@ HEADERS: dict[str, dict[str, Any]] = {
     "Idempotent-Replayed": {
         "description": "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
         "schema": {"type": "string", "enum": ["true"]},
+    },
+    "ETag": {
+        "description": "A strong tag of this answer's body: send it back as `If-None-Match` to get 304 if unchanged.",
+        "required": True,
+        "schema": {"type": "string"},
     },
     "Retry-After": {
         "description": "Seconds to wait before trying again.",
@@ -229,6 +235,8 @@ class AutoSchema(openapi.AutoSchema):
             headers["X-Request-ID"] = {"$ref": "#/components/headers/X-Request-ID"}
             if self.method == "POST" and int(status) < 500:
                 headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/Idempotent-Replayed"}
+            if status in ("200", "304") and isinstance(self.view, ETagMixin):
+                headers["ETag"] = {"$ref": "#/components/headers/ETag"}
             if status == "429":
                 headers["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
             if status == "401" and self.view.get_authenticators():
