@@ -1,4 +1,4 @@
-"""Account writes: signup, login, profile, picture, location, last-active time."""
+"""Account writes: signup, login, profile, picture, location, last-active time, deactivation, deletion."""
 
 from datetime import timedelta
 
@@ -6,13 +6,15 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, router, transaction
+from django.db.models import F, Q, QuerySet
+from django.db.models.deletion import Collector
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from apps.accounts import signals
 from apps.accounts.models import User
-from apps.accounts.tokens import Tokens, tokens_issue
+from apps.accounts.tokens import Tokens, tokens_delete, tokens_issue, tokens_revoke
 from apps.common import geo, images
 from apps.common.exceptions import (
     AuthenticationError,
@@ -147,7 +149,6 @@ def user_touch_last_active(*, user: User) -> bool:
     return written
 
 
-
 COUNTERS = frozenset({"posts_count", "followers_count", "following_count"})
 
 
@@ -156,3 +157,69 @@ def user_counter_add(*, user_id: int, field: str, delta: int) -> None:
     if field not in COUNTERS:
         raise ValueError(f"Unknown counter {field!r}")
     User.objects.filter(pk=user_id).update(**{field: Greatest(F(field) + delta, 0)})
+
+
+def users_counter_add(*, user_ids: QuerySet, field: str, delta: int) -> int:
+    """Add ``delta`` to one counter of every user whose id ``user_ids`` selects (a values() queryset, run
+    as a subquery: the ids never travel to Python), in one UPDATE; returns how many users."""
+    if field not in COUNTERS:
+        raise ValueError(f"Unknown counter {field!r}")
+    return User.objects.filter(pk__in=user_ids).update(**{field: Greatest(F(field) + delta, 0)})
+
+
+# --- deactivation and deletion (the admin and `manage.py delete_user`) -------------------
+
+
+@transaction.atomic
+def user_deactivate(*, user: User) -> int:
+    """Deactivate a user (hidden everywhere, no login or refresh) and revoke all their tokens; returns how many."""
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    user.is_active = False
+    return tokens_revoke(user=user, current_access_token=None, scope="all_devices")
+
+
+def _user_remove(*, user: User) -> dict[str, int]:
+    """Send user_deleting, then delete what accounts holds: tokens, Facebook links, the row, the picture."""
+    removed: dict[str, int] = {}
+    # The apps above remove their rows through their own services (counters, feeds, files).
+    for _, counts in signals.user_deleting.send(sender=User, user=user):
+        removed.update(counts or {})
+    removed.update(tokens_delete(user=user))
+    removed["Facebook links"] = user.social_auth.all().delete()[0]
+    pictures = [name for name in (user.picture, user.picture_thumbnail) if name]
+    removed["profile picture files"] = len(pictures)
+    _row_delete(user=user)
+    transaction.on_commit(lambda: delete_files(*pictures))
+    return {name: count for name, count in removed.items() if count}
+
+
+def _upstairs(model) -> bool:
+    return model._meta.app_config.name.startswith("apps.") and model._meta.app_label != "accounts"
+
+
+def _row_delete(*, user: User) -> None:
+    """Delete the row (with its groups, permissions and admin log entries), refusing if rows of the apps
+    above still point at it: a raw cascade would delete them without their services (counters, feeds)."""
+    # Locked first: from here on nobody can add a follow, post, like or comment that points at the row.
+    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+    collector = Collector(using=router.db_for_write(User), origin=user)
+    collector.collect([user])
+    left = {model._meta.label for model, rows in collector.data.items() if rows and _upstairs(model)}
+    left |= {rows.model._meta.label for rows in collector.fast_deletes if _upstairs(rows.model) and rows.exists()}
+    if left:
+        raise Conflict(f"{', '.join(sorted(left))} arrived during the deletion; run it again.", code="user_busy")
+    pk = user.pk
+    collector.delete()
+    user.pk = pk  # the caller may still name it (and after a dry run it is still there)
+
+
+def user_delete(*, user: User, dry_run: bool = False) -> dict[str, int]:
+    """Delete a user with everything of theirs, through every app's services; returns what went, by kind.
+
+    With ``dry_run`` the whole deletion runs and is rolled back, so the counts are exact
+    and nothing changes (files and messages wait for a commit that never comes)."""
+    with transaction.atomic():
+        removed = _user_remove(user=user)
+        if dry_run:
+            transaction.set_rollback(True)
+    return removed

@@ -14,7 +14,14 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
-from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_device_grant_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request as OAuthlibRequest
 from oauthlib.oauth2 import BearerToken
@@ -25,6 +32,9 @@ from apps.common.exceptions import AuthenticationError
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
 Application = get_application_model()
+Grant = get_grant_model()
+IDToken = get_id_token_model()
+DeviceGrant = get_device_grant_model()
 
 LOGOUT_SCOPES = ("this_device", "other_devices", "all_devices")
 
@@ -159,3 +169,34 @@ def _revoke_access_tokens(tokens: list) -> int:
         else:
             access.revoke()
     return len(tokens)
+
+
+def device_token_revoke(*, device: DeviceToken) -> int:
+    """Log one device out: revoke every token of its user on that device (the admin's delete); returns how many."""
+    return tokens_revoke(user=device.user, current_access_token=device.access_token, scope="this_device")
+
+
+# What ``tokens_delete`` reports, by model: refresh tokens first (access tokens point at them).
+_DELETED_NAMES = {
+    RefreshToken: "refresh tokens",
+    AccessToken: "access tokens",
+    DeviceToken: "device tokens",
+    IDToken: "ID tokens",
+    Grant: "authorization grants",
+    DeviceGrant: "device grants",
+}
+
+
+@transaction.atomic
+def tokens_delete(*, user: User) -> dict[str, int]:
+    """Delete every token, grant and device of ``user`` (the user is being deleted); returns how many of each.
+
+    The OAuth applications the user registered stay, without an owner: deleting them would take
+    every other user's tokens for them along."""
+    removed = dict.fromkeys(_DELETED_NAMES.values(), 0)
+    for model in _DELETED_NAMES:
+        _, per_model = model.objects.filter(user=user).delete()
+        for other, name in _DELETED_NAMES.items():
+            removed[name] += per_model.get(other._meta.label, 0)
+    removed["OAuth applications kept without an owner"] = Application.objects.filter(user=user).update(user=None)
+    return {name: count for name, count in removed.items() if count}

@@ -37,6 +37,9 @@ class DispenseJobAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a deleted running job would leave feeds half done; the sweeper purges finished ones
+
     def get_queryset(self, request):
         # A fan-out's progress lives in its batch rows (each batch updates its own row only).
         return super().get_queryset(request).annotate(
@@ -68,7 +71,18 @@ class DispenseJobAdmin(admin.ModelAdmin):
 
 @admin.register(FeedEntry)
 class FeedEntryAdmin(admin.ModelAdmin):
+    """The SQL store's rows, to look at: feeds change through the jobs (and the store, whichever it is)."""
+
     list_display = ("user_id", "post_id", "author_id", "created_at")
     search_fields = ("=user_id", "=post_id")
     readonly_fields = ("user_id", "post_id", "author_id", "created_at")
     show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,4 +1,5 @@
-"""Dispense: fan-out jobs (an outbox) with their batches, and the SQL feed store's table."""
+"""Dispense: fan-out jobs (an outbox) with their batches, a deleted user's former followers, and the SQL
+feed store's table."""
 
 from django.db import models
 from django.utils import timezone
@@ -23,6 +24,9 @@ class DispenseJob(models.Model):
         DELETE = "delete"  # a deleted post: out of every feed
         FOLLOW = "follow"  # the followee's latest posts into the follower's feed
         UNFOLLOW = "unfollow"  # the followee's posts out of the follower's feed
+        # A deleted user's posts out of the feeds of everyone who followed them (FormerFollower rows),
+        # in batches like a fan-out: the follows themselves are gone by the time it runs.
+        PURGE = "purge"
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
@@ -71,6 +75,22 @@ class DispenseBatch(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.job_id} after {self.start_after} ({self.state})"
+
+
+class FormerFollower(models.Model):
+    """A follower of a deleted user, kept for the purge job that cleans their feed (the follow row is gone)."""
+
+    # No index of its own: the unique (job, follower_id) index below starts with it and walks the batches.
+    job = models.ForeignKey(DispenseJob, on_delete=models.CASCADE, related_name="former_followers", db_index=False)
+    follower_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "follower_id"], name="dispense_former_follower_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id}: follower {self.follower_id}"
 
 
 class FeedEntry(models.Model):

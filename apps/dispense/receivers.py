@@ -1,7 +1,7 @@
-"""Dispense listens to social and posts: every change that alters feeds records a job.
+"""Dispense listens to accounts, social and posts: every change that alters feeds records a job.
 
 Connected in ``DispenseConfig.ready()``. The signals arrive inside the writing
-transaction, so the job row commits or rolls back with the post or follow.
+transaction, so the job row commits or rolls back with the post, follow or deletion.
 """
 
 from django.db import transaction
@@ -34,10 +34,24 @@ def on_unfollowed(sender, *, follower_id, followee_id, **kwargs) -> None:
     services.job_record_follow(kind=DispenseJob.Kind.UNFOLLOW, follower_id=follower_id, followee_id=followee_id)
 
 
+def on_follows_removing(sender, *, user_id, **kwargs) -> None:
+    # The user is being deleted: their followers' feeds lose their posts, by a job that keeps their ids.
+    services.job_record_purge(author_id=user_id)
+
+
+def on_user_deleting(sender, *, user, **kwargs) -> dict[str, int]:
+    removed = services.feed_drop(user_id=user.pk)
+    return {"home feed entries": removed} if removed else {}
+
+
 def connect() -> None:
-    """Subscribe to the domain signals of posts and social."""
+    """Subscribe to the domain signals of accounts, posts and social."""
+    from apps.accounts import signals as account_signals
     from apps.posts import signals as post_signals
     from apps.social import signals as social_signals
+
+    account_signals.user_deleting.connect(on_user_deleting, dispatch_uid="dispense.user_deleting")
+    social_signals.follows_removing.connect(on_follows_removing, dispatch_uid="dispense.follows_removing")
 
     post_signals.post_published.connect(on_post_published, dispatch_uid="dispense.post_published")
     post_signals.post_deleted.connect(on_post_deleted, dispatch_uid="dispense.post_deleted")

@@ -6,7 +6,9 @@ in id order, ``DISPENSE_BATCH_SIZE`` at a time; each batch is a row (its progres
 record) and a message of its own. A batch claims its row and records the next batch
 before it writes its feeds, so the next message runs on another worker meanwhile; the
 unique (job, start_after) row means a replayed message never starts a second chain, and
-the feed store's idempotent writes mean it never adds a duplicate entry.
+the feed store's idempotent writes mean it never adds a duplicate entry. A purge job
+(a deleted user's posts out of their followers' feeds) runs the same way over the
+follower ids it recorded while the follows were still there.
 """
 
 import logging
@@ -22,13 +24,14 @@ from django.utils import timezone
 
 from apps.accounts.selectors import user_ids_after
 from apps.dispense.feeds import FeedItem, FeedStore, FollowerBatch, feed_store
-from apps.dispense.models import DispenseBatch, DispenseJob, State
+from apps.dispense.models import DispenseBatch, DispenseJob, FormerFollower, State
 from apps.posts.selectors import post_refs_for_author
-from apps.social.selectors import follower_id_at_sql, following_ids
+from apps.social.selectors import follower_id_at_sql, follower_ids_between_sql, following_ids
 
 logger = logging.getLogger(__name__)
 Kind = DispenseJob.Kind
-FANOUT_KINDS = (Kind.PUBLISH, Kind.DELETE)
+# Jobs that walk followers batch by batch (a purge walks the FormerFollower rows it recorded).
+FANOUT_KINDS = (Kind.PUBLISH, Kind.DELETE, Kind.PURGE)
 # A failed job's other batches carry on; a cancelled or finished job's batches stop.
 OPEN_STATES = (State.PENDING, State.RUNNING, State.FAILED)
 OVER_STATES = (State.DONE, State.CANCELLED)
@@ -40,8 +43,8 @@ class JobFacts:
 
     kind: str
     author_id: int
-    post_id: int
-    created_at: datetime
+    post_id: int | None  # None for a purge
+    created_at: datetime | None
 
     @classmethod
     def of(cls, job: DispenseJob) -> "JobFacts":
@@ -49,11 +52,12 @@ class JobFacts:
 
     def to_message(self) -> dict:
         return {"kind": self.kind, "author_id": self.author_id, "post_id": self.post_id,
-                "created_at": self.created_at.isoformat()}
+                "created_at": self.created_at.isoformat() if self.created_at else None}
 
     @classmethod
     def from_message(cls, data: dict) -> "JobFacts":
-        return cls(data["kind"], data["author_id"], data["post_id"], datetime.fromisoformat(data["created_at"]))
+        created_at = datetime.fromisoformat(data["created_at"]) if data["created_at"] else None
+        return cls(data["kind"], data["author_id"], data["post_id"], created_at)
 
 
 # --- recording jobs (inside the writing transaction) ------------------------------
@@ -87,6 +91,33 @@ def job_record_follow(*, kind: str, follower_id: int, followee_id: int) -> Dispe
     job = DispenseJob.objects.create(kind=kind, author_id=followee_id, follower_id=follower_id)
     _send_on_commit(job)
     return job
+
+
+FORMER = FormerFollower._meta.db_table  # a constant, never input
+
+
+def job_record_purge(*, author_id: int) -> DispenseJob:
+    """Record the job that takes a deleted user's posts out of their followers' feeds, with those
+    followers' ids (one INSERT ... SELECT: they never travel to Python), before the follows go.
+    Its batches run like a fan-out's; its first message leaves on commit."""
+    job = DispenseJob.objects.create(kind=Kind.PURGE, author_id=author_id)
+    followers, params = follower_ids_between_sql(user_id=author_id, after=0, upto=None)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {FORMER} (job_id, follower_id) SELECT %s, follower_id FROM ({followers}) AS f",  # noqa: S608
+            [job.pk, *params],
+        )
+    DispenseBatch.objects.create(job=job, start_after=0)
+    _send_on_commit(job)
+    return job
+
+
+def feed_drop(*, user_id: int) -> int | None:
+    """Empty the home feed of a user being deleted, with the deletion when the feeds are in the default
+    database; returns how many entries went, or None: another store's feed goes with the purge job's
+    first batch (after the commit, retried like any batch)."""
+    store = feed_store()
+    return store.trim(user_id=user_id, keep=0) if store.in_default_database else None
 
 
 def own_entry_write(*, post_id: int, author_id: int, created_at: datetime) -> None:
@@ -134,14 +165,27 @@ def _db_now():
 NOT_CLAIMED = object()
 
 
-def _claim_row(cursor, *, job_id: int, author_id: int, start_after: int, now):
+def _recipient_at_sql(*, job_id: int, facts: JobFacts, after: int, offset: int) -> tuple[str, list]:
+    """A scalar subquery: where a batch of ``offset + 1`` recipients above ``after`` ends (NULL: the end)."""
+    if facts.kind == Kind.PURGE:
+        return (
+            f"SELECT follower_id FROM {FORMER} WHERE job_id = %s AND follower_id > %s "  # noqa: S608
+            "ORDER BY follower_id LIMIT 1 OFFSET %s",
+            [job_id, after, offset],
+        )
+    return follower_id_at_sql(user_id=facts.author_id, after=after, offset=offset)
+
+
+def _claim_row(cursor, *, job_id: int, facts: JobFacts, start_after: int, now):
     """Mark the batch running, unless it is finished or its job is over; returns where the batch ends
     (None: the last batch, to the end), or NOT_CLAIMED.
 
     Where it ends is read from the graph by its first run, in the same statement, and kept by every
     later run: a retry that read the graph again after a follow or unfollow inside the batch would end
     it elsewhere and hand on a second next batch, a second chain over the rest of the followers."""
-    end, end_params = follower_id_at_sql(user_id=author_id, after=start_after, offset=settings.DISPENSE_BATCH_SIZE - 1)
+    end, end_params = _recipient_at_sql(
+        job_id=job_id, facts=facts, after=start_after, offset=settings.DISPENSE_BATCH_SIZE - 1
+    )
     cursor.execute(
         f"UPDATE {BATCH} SET state = %s, updated_at = %s, "  # noqa: S608
         f"end_at = CASE WHEN attempts = 0 THEN ({end}) ELSE end_at END, attempts = attempts + 1 "
@@ -183,7 +227,7 @@ def _batch_claim(*, job_id: int, facts: JobFacts, start_after: int):
     """Take the batch, settle where it ends, and hand the next batch to another message; returns the
     batch's last follower id (None: the last batch, to the end), or NOT_CLAIMED."""
     now = _db_now()
-    claim = {"job_id": job_id, "author_id": facts.author_id, "start_after": start_after, "now": now}
+    claim = {"job_id": job_id, "facts": facts, "start_after": start_after, "now": now}
     with transaction.atomic(), connection.cursor() as cursor:
         upto = _claim_row(cursor, **claim)
         if upto is NOT_CLAIMED:
@@ -199,6 +243,14 @@ def _batch_claim(*, job_id: int, facts: JobFacts, start_after: int):
         if start_after == 0:
             _touch(DispenseJob.objects.filter(pk=job_id, state=State.PENDING), state=State.RUNNING)
     return upto
+
+
+def _purge(*, store: FeedStore, job_id: int, facts: JobFacts, after: int, upto: int | None) -> int:
+    former = FormerFollower.objects.filter(job_id=job_id, follower_id__gt=after)
+    former = former.filter(follower_id__lte=upto) if upto is not None else former
+    user_ids = list(former.order_by("follower_id").values_list("follower_id", flat=True))
+    own = store.trim(user_id=facts.author_id, keep=0) if after == 0 else 0  # see feed_drop
+    return store.remove_author_from(user_ids=user_ids, author_id=facts.author_id) + own
 
 
 def _deliver(*, store: FeedStore, facts: JobFacts, batch: FollowerBatch) -> int:
@@ -254,7 +306,10 @@ def batch_run(*, job_id: int, start_after: int, facts: dict | None = None) -> in
         batch = FollowerBatch(job.post_id, job.author_id, job.created_at, start_after, upto)
         # Feeds in the default database commit with the batch's progress; others are written first.
         with transaction.atomic() if store.in_default_database else nullcontext():
-            count = _deliver(store=store, facts=job, batch=batch)
+            if job.kind == Kind.PURGE:
+                count = _purge(store=store, job_id=job_id, facts=job, after=start_after, upto=upto)
+            else:
+                count = _deliver(store=store, facts=job, batch=batch)
             if settings.DISPENSE_BATCH_PAUSE_SECONDS:
                 time.sleep(settings.DISPENSE_BATCH_PAUSE_SECONDS)
             _batch_done(job_id=job_id, start_after=start_after, size=count)

@@ -4,9 +4,9 @@ from dataclasses import asdict
 from functools import partial
 from typing import IO
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.db.models.functions import Greatest
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Greatest
 
 from apps.accounts.models import User
 from apps.accounts.services import process_uploaded_image, user_counter_add
@@ -188,3 +188,50 @@ def comment_delete(*, comment_id: int | str, user: User) -> None:
     if user.pk not in (comment.author_id, comment.post.author_id):
         raise NotFound("No such comment.", code="comment_not_found")
     comment_remove(comment=comment)
+
+
+# --- a user being deleted ---------------------------------------------------------
+
+
+def _lock(rows: QuerySet) -> None:
+    """Lock these rows first (PostgreSQL): a single unlike or comment removal racing the set-based
+    one then waits, finds its row gone and moves no count, so no count moves twice."""
+    if connection.features.has_select_for_update:
+        sql, params = rows.select_for_update().values("pk").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM ({sql}) AS locked", params)  # noqa: S608 (compiled by the ORM)
+
+
+@transaction.atomic
+def likes_remove_by_user(*, user_id: int) -> int:
+    """Delete every like of a user, keeping each post's likes_count, in a few statements; returns how many."""
+    likes = Like.objects.filter(user_id=user_id)
+    _lock(likes)
+    # One like per (post, user): each liked post loses exactly one.
+    Post.objects.filter(pk__in=likes.values("post_id")).update(likes_count=Greatest(F("likes_count") - 1, 0))
+    return likes.delete()[0]
+
+
+@transaction.atomic
+def comments_remove_by_author(*, author_id: int) -> int:
+    """Delete every comment of a user, keeping each post's comments_count, in a few statements; returns how many."""
+    comments = Comment.objects.filter(author_id=author_id)
+    _lock(comments)
+    per_post = comments.filter(post_id=OuterRef("pk")).order_by().values("post_id").annotate(n=Count("pk"))
+    Post.objects.filter(pk__in=comments.values("post_id")).update(
+        comments_count=Greatest(F("comments_count") - Coalesce(Subquery(per_post.values("n")), 0), 0)
+    )
+    return comments.delete()[0]
+
+
+@transaction.atomic
+def user_content_remove(*, user_id: int) -> dict[str, int]:
+    """Remove a user's posts (one by one through post_remove: files, counters, feed removal jobs), then
+    their likes and comments on other posts; returns how many of each."""
+    posts = Post.objects.filter(author_id=user_id).only("id", "author_id", "created_at", "photo", "photo_thumbnail")
+    removed = sum(post_remove(post=post) for post in list(posts.order_by("pk")))
+    return {
+        "posts": removed,
+        "likes": likes_remove_by_user(user_id=user_id),
+        "comments": comments_remove_by_author(author_id=user_id),
+    }

@@ -99,6 +99,10 @@ class FeedStore(abc.ABC):
         """Remove every post of ``author_id`` from ``user_id``'s feed; returns how many."""
 
     @abc.abstractmethod
+    def remove_author_from(self, *, user_ids: Sequence[int], author_id: int) -> int:
+        """Remove every post of ``author_id`` from the feeds of ``user_ids``; returns how many entries."""
+
+    @abc.abstractmethod
     def page(self, *, user_id: int, before: FeedCursor | None, limit: int) -> list[FeedItem]:
         """Up to ``limit`` entries of the user's feed, newest first, strictly below ``before``."""
 

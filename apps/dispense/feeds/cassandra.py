@@ -164,6 +164,11 @@ class CassandraFeedStore(FeedStore):
         return len(rows)
 
     @_unavailable
+    def remove_author_from(self, *, user_ids: Sequence[int], author_id: int) -> int:
+        # One partition per feed: each is read for the author's entries, as remove_author does.
+        return sum(self.remove_author(user_id=user_id, author_id=author_id) for user_id in user_ids)
+
+    @_unavailable
     def page(self, *, user_id: int, before: FeedCursor | None, limit: int) -> list[FeedItem]:
         if before is None:
             rows = self._rows("first", (user_id, limit))

@@ -105,6 +105,12 @@ class SqlFeedStore(FeedStore):
     def remove_author(self, *, user_id: int, author_id: int) -> int:
         return FeedEntry.objects.filter(user_id=user_id, author_id=author_id).delete()[0]
 
+    def remove_author_from(self, *, user_ids: Sequence[int], author_id: int) -> int:
+        # One DELETE for the whole batch of feeds, each found by the (user_id, ...) index.
+        if not user_ids:
+            return 0
+        return FeedEntry.objects.filter(user_id__in=list(user_ids), author_id=author_id).delete()[0]
+
     def page(self, *, user_id: int, before: FeedCursor | None, limit: int) -> list[FeedItem]:
         # Plain SQL: the ORM's query building cost more than the index scan it ran (0.65 against 0.07 ms
         # on SQLite, 1.06 against 0.58 ms on PostgreSQL, bench/feed_read.py). Same query, same index.

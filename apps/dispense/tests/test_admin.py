@@ -105,3 +105,13 @@ def test_job_page_lists_only_its_unfinished_batches(admin_client, failed_job):
     inline = response.context["inline_admin_formsets"][0]
     assert [form.original.start_after for form in inline if form.original] == [20]
     assert "Unfinished batches" in response.content.decode()
+
+
+def test_jobs_and_feed_entries_cannot_be_deleted_or_feed_entries_added_in_the_admin(admin_client, failed_job):
+    entry = FeedEntry.objects.create(user_id=1, post_id=2, author_id=3, created_at=timezone.now())
+
+    assert admin_client.post(f"{CHANGELIST}{failed_job.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert admin_client.get("/admin/dispense/feedentry/add/").status_code == 403
+    assert admin_client.post(f"/admin/dispense/feedentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert "delete_selected" not in admin_client.get(CHANGELIST).content.decode()
+    assert FeedEntry.objects.filter(pk=entry.pk).exists() and failed_job.batches.count() == 3

@@ -264,6 +264,31 @@ def test_remove_author_with_nothing_to_remove_returns_zero(store, uid):
     assert len(everything(store, user)) == 1
 
 
+def test_remove_author_from_takes_that_authors_posts_out_of_those_feeds_only(store, uid):
+    first, second, untouched, author, other_author = uid(), uid(), uid(), uid(), uid()
+    post, other = uid(), uid()
+    store.write(entries(first, author, [(post, 1), (uid(), 2)]) + entries(second, author, [(post, 1)]))
+    kept = entries(first, other_author, [(other, 3)])
+    elsewhere = entries(untouched, author, [(post, 1)])
+    store.write(kept + elsewhere)
+
+    removed = store.remove_author_from(user_ids=[first, second, uid()], author_id=author)
+
+    assert removed == 3
+    assert everything(store, first) == kept
+    assert everything(store, second) == []
+    assert everything(store, untouched) == elsewhere
+    assert store.remove_author_from(user_ids=[first, second], author_id=author) == 0  # replayed
+
+
+def test_remove_author_from_no_feeds_removes_nothing(store, uid):
+    user, author = uid(), uid()
+    store.write(entries(user, author, [(uid(), 1)]))
+
+    assert store.remove_author_from(user_ids=[], author_id=author) == 0
+    assert len(everything(store, user)) == 1
+
+
 # --- a fan-out batch: one post for a range of the author's followers ----------------------------
 
 

@@ -1,0 +1,19 @@
+"""Domain signals of accounts, for the apps above (social, posts, dispense, ...).
+
+``user_deleting`` is sent by ``user_delete`` inside its transaction, before the
+user's tokens, files and row go: each receiver removes what its app holds of the
+user through its own services, so counters, files and feeds stay right (nothing
+is left to a raw ``ON DELETE CASCADE``). A receiver:
+
+- returns what it removed as ``{"what": how many}`` (or None), for the summary;
+- must not depend on the order of the other receivers, and leaves other apps' rows to them;
+- may raise: the whole deletion then rolls back;
+- does everything outside the database (files, another feed store, messages) on commit,
+  because ``user_delete(dry_run=True)`` runs the deletion and rolls it back to count it.
+
+Keyword arguments: ``user`` (the User being deleted).
+"""
+
+from django.dispatch import Signal
+
+user_deleting = Signal()
