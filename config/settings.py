@@ -48,17 +48,19 @@ INSTALLED_APPS = [
     "apps.bots",
 ]
 
+# Sessions, Django's user, messages and X-Frame-Options are the stock classes, skipped on /api/
+# (apps/common/middleware.py): bearer-token JSON requests never use them; the admin and /o/ keep them all.
 MIDDLEWARE = [
     "apps.common.middleware.RequestIDMiddleware",
     "apps.common.middleware.JSONErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "apps.common.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.common.middleware.AuthenticationMiddleware",
+    "apps.common.middleware.MessageMiddleware",
+    "apps.common.middleware.XFrameOptionsMiddleware",
     "apps.common.idempotency.IdempotencyMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns an admin lockout into a 429
 ]

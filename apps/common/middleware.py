@@ -4,7 +4,11 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth import middleware as _auth
+from django.contrib.messages import middleware as _messages
+from django.contrib.sessions import middleware as _session
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware import clickjacking as _clickjacking
 
 from apps.common.exceptions import error_body
 
@@ -76,3 +80,33 @@ class JSONErrorMiddleware:
             if header in response:
                 shaped[header] = response[header]
         return shaped
+
+
+class _BrowserOnly:
+    """Runs the middleware it is mixed into for browser pages (admin, /o/), not for ``/api/``.
+
+    Sessions, Django's user, messages and X-Frame-Options serve HTML pages;
+    a bearer-token JSON request never reads them (DRF authenticates it itself), so there they are
+    skipped outright instead of being set up lazily on every request.
+    """
+
+    def __call__(self, request: HttpRequest):
+        if request.path_info.startswith("/api/") and not getattr(self, "async_mode", False):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class SessionMiddleware(_BrowserOnly, _session.SessionMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(_BrowserOnly, _auth.AuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(_BrowserOnly, _messages.MessageMiddleware):
+    pass
+
+
+class XFrameOptionsMiddleware(_BrowserOnly, _clickjacking.XFrameOptionsMiddleware):
+    pass
