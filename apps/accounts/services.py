@@ -41,7 +41,6 @@ def _taken(*, email: str | None = None, username: str | None = None, exclude_pk:
         raise Conflict("This username is taken.", code="username_taken", fields={"username": ["Taken."]})
 
 
-@transaction.atomic
 def user_signup(
     *, email: str, password: str, name: str, device_id: str, username: str | None = None
 ) -> tuple[User, Tokens]:
@@ -50,14 +49,16 @@ def user_signup(
     _taken(email=email, username=username)
     user = User(email=email, name=name, username=username)
     _check_password(password=password, user=user)
+    # Argon2 takes tens of milliseconds: hash before the transaction, which on SQLite holds the one
+    # write lock from its first statement (every other writer would wait for the hash).
     user.set_password(password)
     try:
         with transaction.atomic():
             user.save()
+            return user, tokens_issue(user=user, device_id=device_id)
     except IntegrityError as exc:  # a concurrent signup won the race
         _taken(email=email, username=username)
         raise Conflict("This email or username is already registered.") from exc
-    return user, tokens_issue(user=user, device_id=device_id)
 
 
 def user_login(*, login: str, password: str, device_id: str) -> tuple[User, Tokens]:

@@ -344,3 +344,27 @@ def test_counter_add_never_goes_below_zero(user):
 def test_counter_add_refuses_other_fields(user):
     with pytest.raises(ValueError):
         services.user_counter_add(user_id=user.pk, field="is_staff", delta=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signup_hashes_the_password_outside_any_transaction(monkeypatch):
+    """On SQLite a transaction holds the single write lock: the slow Argon2 hash must not run inside one."""
+    from django.db import connection
+
+    from apps.accounts import services
+    from apps.accounts.models import User
+
+    seen = []
+    original = User.set_password
+
+    def spy(self, raw):
+        seen.append(connection.in_atomic_block)
+        return original(self, raw)
+
+    monkeypatch.setattr(User, "set_password", spy)
+    user, tokens = services.user_signup(
+        email="hash@example.com", password="quiet-Maple-1848", name="H", device_id="d"
+    )
+
+    assert seen == [False]
+    assert user.check_password("quiet-Maple-1848") and tokens["access_token"]
