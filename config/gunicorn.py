@@ -17,4 +17,5 @@ keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))  # recycle workers (0: never)
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 errorlog = "-"
+limit_request_line = 8190  # gunicorn's maximum: its own 414 page for longer lines is HTML, not the error shape
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -130,9 +130,9 @@ def _replay(record: IdempotencyRecord | None, key: str, fingerprint: str) -> Htt
 
 def _store(scope: str, key_hash: str, key: str, response: HttpResponse) -> None:
     records = IdempotencyRecord.objects.filter(scope=scope, key_hash=key_hash)
-    # A 5xx may not have run to the end, and a 429 did not run at all: neither is the request's answer,
-    # so the key is freed for the retry (a replayed 429 would also have lost its Retry-After).
-    if response.status_code >= 500 or response.status_code == 429 or response.streaming:
+    # A 5xx may not have run to the end, and a 401 or 429 did not run at all: none is the request's
+    # answer, so the key is freed for the retry (with a fresh token, or after Retry-After).
+    if response.status_code >= 500 or response.status_code in (401, 429) or response.streaming:
         records.delete()
         return
     records.update(

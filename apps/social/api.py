@@ -13,7 +13,7 @@ from apps.social.models import Follow
 
 LIST_ORDERING = ("-created_at", "-id")
 UNKNOWN_USER = OpenApiResponse(description="`user_not_found`: unknown or inactive user.")
-SELF = OpenApiResponse(description="`cannot_follow_self`: the caller cannot follow or unfollow themselves.")
+SELF = OpenApiResponse(description="`cannot_follow_self`: the caller cannot follow themselves.")
 
 
 class FollowStateOutputSerializer(serializers.Serializer):
@@ -45,7 +45,7 @@ class FollowApi(APIView):
         services.follow_create(follower=request.user, followee_id=user_id)
         return Response(FollowStateOutputSerializer({"following": True}).data)
 
-    @extend_schema(request=None, responses={200: FollowStateOutputSerializer, 400: SELF, 404: UNKNOWN_USER})
+    @extend_schema(request=None, responses={200: FollowStateOutputSerializer, 404: UNKNOWN_USER})
     def delete(self, request: Request, user_id: str) -> Response:
         services.follow_delete(follower=request.user, followee_id=user_id)
         return Response(FollowStateOutputSerializer({"following": False}).data)

@@ -12,7 +12,7 @@ from apps.social.models import Follow
 
 
 def _followee(*, follower: User, followee_id: int | str) -> User:
-    """The active user to (un)follow; 404 if unknown, 400 if it is the follower."""
+    """The active user to follow; 404 if unknown, 400 if it is the follower."""
     followee = user_get(user_id=followee_id, viewer=follower)
     if followee.pk == follower.pk:
         raise InvalidInput("You cannot follow yourself.", code="cannot_follow_self")
@@ -58,8 +58,12 @@ def follow_create(*, follower: User, followee_id: int | str) -> bool:
 
 @transaction.atomic
 def follow_delete(*, follower: User, followee_id: int | str) -> bool:
-    """Make ``follower`` stop following a user; True if the graph changed, False if it did not follow."""
-    followee = _followee(follower=follower, followee_id=followee_id)
+    """Make ``follower`` stop following a user; True if the graph changed, False if it did not follow.
+
+    Oneself is never followed, so unfollowing oneself is the same no-op as any user one does not follow."""
+    followee = user_get(user_id=followee_id, viewer=follower)
+    if followee.pk == follower.pk:
+        return False
     return follow_remove(follower_id=follower.pk, followee_id=followee.pk)
 
 

@@ -247,3 +247,14 @@ def test_a_throttled_answer_is_not_kept_so_the_retry_runs(auth_client, settings)
 
     assert retried.status_code == 200 and "Idempotent-Replayed" not in retried
     assert post.likes.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_unauthenticated_answer_is_not_kept(api_client, auth_client):
+    key = str(uuid.uuid4())
+    assert api_client.post("/api/v1/auth/logout", {}, format="json", HTTP_IDEMPOTENCY_KEY=key).status_code == 401
+
+    again = api_client.post("/api/v1/auth/logout", {}, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+    assert again.status_code == 401 and "Idempotent-Replayed" not in again
+    assert not IdempotencyRecord.objects.exists()

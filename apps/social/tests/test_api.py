@@ -97,11 +97,17 @@ def test_unfollow_again_answers_the_same_and_changes_nothing(auth_client, other_
     assert counts(other_user) == (0, 1)
 
 
-@pytest.mark.parametrize("method", ["post", "delete"])
-def test_following_oneself_is_bad_input(auth_client, user, method):
-    response = getattr(auth_client, method)(follow_url(user.pk))
+def test_following_oneself_is_bad_input(auth_client, user):
+    response = auth_client.post(follow_url(user.pk))
 
     assert_error(response, 400, "cannot_follow_self")
+    assert counts(user) == (0, 0)
+
+
+def test_unfollowing_oneself_is_a_no_op(auth_client, user):
+    response = auth_client.delete(follow_url(user.pk))
+
+    assert response.status_code == 200 and response.json() == {"following": False}
     assert counts(user) == (0, 0)
 
 

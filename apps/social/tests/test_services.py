@@ -119,11 +119,8 @@ def test_follow_delete_when_not_following_changes_nothing_and_sends_nothing(user
     assert [name for name, _ in received] == ["followed", "followed", "unfollowed"]
 
 
-def test_follow_delete_of_oneself_is_invalid(user):
-    with pytest.raises(InvalidInput) as error:
-        services.follow_delete(follower=user, followee_id=user.pk)
-
-    assert error.value.code == "cannot_follow_self"
+def test_follow_delete_of_oneself_changes_nothing(user):
+    assert services.follow_delete(follower=user, followee_id=user.pk) is False
 
 
 @pytest.mark.parametrize("followee_id", ["999999", "abc"])
