@@ -48,8 +48,9 @@ INSTALLED_APPS = [
     "apps.bots",
 ]
 
-# Sessions, Django's user, messages and X-Frame-Options are the stock classes, skipped on /api/
+# Sessions, Django's user and messages are the stock classes, skipped on /api/
 # (apps/common/middleware.py): bearer-token JSON requests never use them; the admin and /o/ keep them all.
+# (X-Frame-Options stays stock everywhere: check --deploy looks for that exact class.)
 MIDDLEWARE = [
     "apps.common.middleware.RequestIDMiddleware",
     "apps.common.middleware.JSONErrorMiddleware",
@@ -60,7 +61,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "apps.common.middleware.AuthenticationMiddleware",
     "apps.common.middleware.MessageMiddleware",
-    "apps.common.middleware.XFrameOptionsMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.common.idempotency.IdempotencyMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns an admin lockout into a 429
 ]

@@ -8,7 +8,6 @@ from django.contrib.auth import middleware as _auth
 from django.contrib.messages import middleware as _messages
 from django.contrib.sessions import middleware as _session
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.middleware import clickjacking as _clickjacking
 
 from apps.common.exceptions import error_body
 
@@ -85,7 +84,7 @@ class JSONErrorMiddleware:
 class _BrowserOnly:
     """Runs the middleware it is mixed into for browser pages (admin, /o/), not for ``/api/``.
 
-    Sessions, Django's user, messages and X-Frame-Options serve HTML pages;
+    Sessions, Django's user and messages serve HTML pages;
     a bearer-token JSON request never reads them (DRF authenticates it itself), so there they are
     skipped outright instead of being set up lazily on every request.
     """
@@ -105,8 +104,4 @@ class AuthenticationMiddleware(_BrowserOnly, _auth.AuthenticationMiddleware):
 
 
 class MessageMiddleware(_BrowserOnly, _messages.MessageMiddleware):
-    pass
-
-
-class XFrameOptionsMiddleware(_BrowserOnly, _clickjacking.XFrameOptionsMiddleware):
     pass
