@@ -12,12 +12,16 @@ from apps.accounts import facebook, selectors, services, tokens
 from apps.accounts.models import USERNAME_REGEX
 from apps.accounts.serializers import (
     LocationSerializer,
+    MediaUrls,
     OwnUserSerializer,
     TokensSerializer,
     UserSerializer,
     location_data,
+    own_user_render,
+    user_render,
 )
-from apps.common.pagination import paginated_response, paginated_schema
+from apps.common.pagination import paginated_schema
+from apps.common.rendering import rendered_page_response
 from apps.common.throttling import PerIPThrottle, PerUserThrottle
 
 
@@ -198,8 +202,9 @@ class MeApi(APIView):
 
     @extend_schema(responses={200: OwnUserSerializer})
     def get(self, request: Request) -> Response:
-        user = selectors.user_get(user_id=request.user.pk, viewer=request.user)
-        return Response(OwnUserSerializer(user, context={"request": request}).data)
+        # request.user is the active user the token check just loaded: no second read of the row.
+        linked = selectors.user_facebook_linked(user=request.user)
+        return Response(own_user_render(request.user, request=request, facebook_linked=linked))
 
     @extend_schema(
         request=MeInputSerializer, responses={200: OwnUserSerializer, 409: OpenApiResponse(description=USERNAME_TAKEN)}
@@ -275,6 +280,8 @@ class UserSearchApi(APIView):
         filters = self.UserSearchFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         users = selectors.user_search(query=filters.validated_data["q"], viewer=request.user)
-        return paginated_response(
-            request=request, queryset=users, serializer_class=UserSerializer, view=self, ordering=("id",)
+        urls = MediaUrls(request)
+        return rendered_page_response(
+            request=request, view=self, queryset=selectors.user_rows(users), ordering=("id",),
+            render=lambda rows: [user_render(row, urls) for row in rows],
         )

@@ -1,6 +1,6 @@
 """Account reads."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Upper
@@ -42,6 +42,40 @@ def users_mark_for_viewer(*, users: list[User], viewer: User | None) -> list[Use
     return users
 
 
+# The columns a rendered User shows (apps.accounts.serializers.user_render): hot lists load
+# only these, as plain rows, with ``.values(*user_columns("author__"))`` and ``user_row``.
+USER_COLUMNS = (
+    "id", "username", "name", "bio", "picture", "picture_thumbnail",
+    "posts_count", "followers_count", "following_count", "created_at",
+)
+
+
+def user_columns(prefix: str = "") -> tuple[str, ...]:
+    """USER_COLUMNS as ``.values()`` names through a relation (``prefix`` like ``"author__"``)."""
+    return tuple(prefix + column for column in USER_COLUMNS)
+
+
+def user_row(values: dict, prefix: str = "") -> dict:
+    """The user's row out of a ``.values()`` row loaded with ``user_columns(prefix)``."""
+    return {column: values[prefix + column] for column in USER_COLUMNS}
+
+
+class _MarkedUser:
+    """Stands in for a User before the markers: they read ``pk`` and set per-viewer attributes."""
+
+    def __init__(self, pk: int):
+        self.pk = pk
+
+
+def user_rows_mark_for_viewer(*, rows: Iterable[dict], viewer: User | None) -> None:
+    """Add the markers' per-viewer keys (``is_following``) to user rows: one call for all of them."""
+    rows = list(rows)
+    marked = {row["id"]: _MarkedUser(row["id"]) for row in rows}
+    users_mark_for_viewer(users=list(marked.values()), viewer=viewer)
+    for row in rows:
+        row.update((key, value) for key, value in vars(marked[row["id"]]).items() if key != "pk")
+
+
 def user_queryset(*, viewer: User | None) -> QuerySet:
     """Active users, annotated for ``viewer`` by the registered annotators."""
     queryset = User.objects.filter(is_active=True)
@@ -56,6 +90,16 @@ def user_get(*, user_id: int | str, viewer: User | None) -> User:
         return user_queryset(viewer=viewer).get(pk=parse_id(user_id))
     except (User.DoesNotExist, ValueError, TypeError) as exc:
         raise NotFound("No such user.", code="user_not_found") from exc
+
+
+def user_facebook_linked(*, user: User) -> bool:
+    """Whether a Facebook account is linked to ``user`` (the own User's ``facebook_linked``)."""
+    return user.social_auth.filter(provider="facebook").exists()
+
+
+def user_rows(users: QuerySet) -> QuerySet:
+    """A User queryset from user_queryset or user_search as rows: USER_COLUMNS and the viewer's annotations."""
+    return users.values(*USER_COLUMNS, *users.query.annotations)
 
 
 def user_search(*, query: str, viewer: User | None) -> QuerySet:

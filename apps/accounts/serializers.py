@@ -5,6 +5,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.models import User
+from apps.accounts.selectors import USER_COLUMNS
+from apps.common.rendering import datetime_text
 
 
 def media_url(request, name: str) -> str | None:
@@ -71,6 +73,66 @@ class OwnUserSerializer(UserSerializer):
 def location_data(user: User) -> dict:
     """The contract's Location object for a user's last known place."""
     return LocationSerializer(user).data
+
+
+# --- the same shapes without DRF, for the hot read paths (apps.common.rendering) --------------
+
+
+class MediaUrls:
+    """``media_url`` for one request, each stored name built once (a page shows its authors again and again)."""
+
+    def __init__(self, request):
+        self.request = request
+        self._urls: dict[str, str | None] = {}
+
+    def __call__(self, name: str) -> str | None:
+        try:
+            return self._urls[name]
+        except KeyError:
+            url = self._urls[name] = media_url(self.request, name)
+            return url
+
+
+LOCATION_COLUMNS = ("latitude", "longitude", "city", "country_code", "grid_cell")
+
+
+def location_render(row) -> dict | None:
+    """LocationSerializer's output for a row (or model) with the five location keys; None without a place."""
+    if row["latitude"] is None or row["longitude"] is None:
+        return None
+    return {
+        "latitude": float(row["latitude"]), "longitude": float(row["longitude"]),
+        "city": str(row["city"]), "country_code": str(row["country_code"]), "grid_cell": str(row["grid_cell"]),
+    }
+
+
+def user_render(row: dict, urls: MediaUrls) -> dict:
+    """UserSerializer's output for a row of USER_COLUMNS (apps.accounts.selectors) marked for the viewer."""
+    username = row["username"]
+    return {
+        "id": str(row["id"]),
+        "username": None if username is None else str(username),
+        "name": str(row["name"]),
+        "bio": str(row["bio"]),
+        "picture_url": urls(row["picture"]),
+        "picture_thumbnail_url": urls(row["picture_thumbnail"]),
+        "posts_count": int(row["posts_count"]),
+        "followers_count": int(row["followers_count"]),
+        "following_count": int(row["following_count"]),
+        "is_following": bool(row.get("is_following", False)),
+        "created_at": datetime_text(row["created_at"]),
+    }
+
+
+def own_user_render(user: User, *, request, facebook_linked: bool) -> dict:
+    """OwnUserSerializer's output for the caller's own loaded record (one never follows oneself)."""
+    row = {name: getattr(user, name) for name in (*USER_COLUMNS, *LOCATION_COLUMNS)}
+    row["is_following"] = getattr(user, "is_following", False)
+    body = user_render(row, MediaUrls(request))
+    body["email"] = str(user.email)
+    body["facebook_linked"] = facebook_linked
+    body["location"] = location_render(row)
+    return body
 
 
 class TokensSerializer(serializers.Serializer):

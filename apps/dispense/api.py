@@ -9,8 +9,8 @@ from rest_framework.views import APIView
 
 from apps.common.conditional import ETagMixin
 from apps.common.pagination import CursorPagination
-from apps.dispense.selectors import feed_page
-from apps.posts.serializers import PostListSchema, PostSerializer
+from apps.dispense.selectors import feed_page_rows
+from apps.posts.serializers import PostListSchema, posts_render
 
 
 class FeedApi(ETagMixin, APIView):
@@ -30,8 +30,7 @@ class FeedApi(ETagMixin, APIView):
     )
     def get(self, request: Request) -> Response:
         limit = CursorPagination().get_page_size(request)
-        posts, next_cursor = feed_page(user=request.user, cursor=request.query_params.get("cursor"), limit=limit)
+        posts, next_cursor = feed_page_rows(user=request.user, cursor=request.query_params.get("cursor"), limit=limit)
         url = request.build_absolute_uri()
         next_url = replace_query_param(url, "cursor", next_cursor.encode()) if next_cursor else None
-        return Response({"results": PostSerializer(posts, many=True, context={"request": request}).data,
-                         "next": next_url})
+        return Response({"results": posts_render(posts, request), "next": next_url})

@@ -7,16 +7,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.common.pagination import paginated_response
+from apps.accounts.serializers import MediaUrls
+from apps.common.rendering import rendered_page_response
 from apps.posts import selectors, services
 from apps.posts.models import CAPTION_MAX_LENGTH, COMMENT_MAX_LENGTH
 from apps.posts.serializers import (
     CommentListSchema,
     CommentSerializer,
     PostLikeListSchema,
-    PostLikeSerializer,
     PostListSchema,
     PostSerializer,
+    comment_render,
+    like_render,
+    post_render,
+    posts_render,
 )
 
 UNKNOWN_POST = OpenApiResponse(description="`post_not_found`: unknown post, or one the caller may not see.")
@@ -27,7 +31,7 @@ LikeStateSerializer = inline_serializer(
 
 
 def _post_body(request: Request, post_id: int | str) -> dict:
-    return PostSerializer(selectors.post_get(post_id=post_id, viewer=request.user), context={"request": request}).data
+    return post_render(selectors.post_row_get(post_id=post_id, viewer=request.user), MediaUrls(request))
 
 
 class PostCreateApi(APIView):
@@ -81,9 +85,9 @@ class UserPostListApi(APIView):
     )
     def get(self, request: Request, user_id: str) -> Response:
         posts = selectors.post_list_for_user(user_id=user_id, viewer=request.user)
-        return paginated_response(
-            request=request, view=self, queryset=posts, serializer_class=PostSerializer,
-            prepare=lambda page: selectors.posts_prepare(posts=page, viewer=request.user),
+        return rendered_page_response(
+            request=request, view=self, queryset=selectors.post_rows(posts),
+            render=lambda page: posts_render(selectors.post_rows_prepare(rows=page, viewer=request.user), request),
         )
 
 
@@ -106,9 +110,12 @@ class PostLikeListApi(APIView):
     )
     def get(self, request: Request, post_id: str) -> Response:
         likes = selectors.like_list(post_id=post_id, viewer=request.user)
-        return paginated_response(
-            request=request, view=self, queryset=likes, serializer_class=PostLikeSerializer,
-            prepare=lambda page: selectors.likes_prepare(likes=page, viewer=request.user),
+        urls = MediaUrls(request)
+        return rendered_page_response(
+            request=request, view=self, queryset=selectors.like_rows(likes),
+            render=lambda page: [
+                like_render(row, urls) for row in selectors.like_rows_prepare(rows=page, viewer=request.user)
+            ],
         )
 
 
@@ -122,10 +129,12 @@ class PostCommentListApi(APIView):
     )
     def get(self, request: Request, post_id: str) -> Response:
         comments = selectors.comment_list(post_id=post_id, viewer=request.user)
-        return paginated_response(
-            request=request, view=self, queryset=comments, serializer_class=CommentSerializer,
-            prepare=lambda page: selectors.comments_prepare(comments=page, viewer=request.user),
-            ordering=("created_at", "id"),
+        urls = MediaUrls(request)
+        return rendered_page_response(
+            request=request, view=self, queryset=selectors.comment_rows(comments), ordering=("created_at", "id"),
+            render=lambda page: [
+                comment_render(row, urls) for row in selectors.comment_rows_prepare(rows=page, viewer=request.user)
+            ],
         )
 
     @extend_schema(

@@ -12,7 +12,7 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, QuerySet, Subquery, Value
 
 from apps.accounts.models import User
-from apps.accounts.selectors import user_get, users_mark_for_viewer
+from apps.accounts.selectors import user_columns, user_get, user_row, user_rows_mark_for_viewer, users_mark_for_viewer
 from apps.common.exceptions import NotFound
 from apps.common.ids import parse_id
 from apps.posts.models import Comment, Like, Post
@@ -81,6 +81,93 @@ def post_list_for_user(*, user_id: int | str, viewer: User | None) -> QuerySet[P
     """A user's posts (unordered: the paginator orders newest first), or NotFound; prepare each page."""
     user = user_get(user_id=user_id, viewer=viewer)
     return post_queryset(viewer=viewer).filter(author_id=user.pk)
+
+
+# --- the same, as plain rows for the renderers (apps.posts.serializers.post_render) ------------
+# Model instances cost a third of a feed request (full rows of posts, likes, comments and four
+# users each); rows carry only the rendered columns, with the same queries per page as above.
+
+POST_COLUMNS = (
+    "id", "created_at", "caption", "photo", "photo_thumbnail", "width", "height", "blurhash",
+    "latitude", "longitude", "city", "country_code", "grid_cell", "likes_count", "comments_count",
+    "liked_by_me", "latest_like_id", "latest_comment_id",
+)
+LIKE_COLUMNS = ("id", "created_at", *user_columns("user__"))
+COMMENT_COLUMNS = ("id", "post_id", "text", "created_at", *user_columns("author__"))
+
+
+def post_rows(posts: QuerySet[Post]) -> QuerySet:
+    """A post_queryset (filtered) as rows of POST_COLUMNS and the author's columns; prepare each page."""
+    return posts.values(*POST_COLUMNS, *user_columns("author__"))
+
+
+def like_rows(likes: QuerySet[Like]) -> QuerySet:
+    """A like_list queryset as rows of LIKE_COLUMNS; prepare each page with like_rows_prepare."""
+    return likes.values(*LIKE_COLUMNS)
+
+
+def comment_rows(comments: QuerySet[Comment]) -> QuerySet:
+    """A comment_list queryset as rows of COMMENT_COLUMNS; prepare each page with comment_rows_prepare."""
+    return comments.values(*COMMENT_COLUMNS)
+
+
+def _rows_by_id(rows: QuerySet, ids: Iterable[int | None]) -> dict[int, dict]:
+    wanted = {pk for pk in ids if pk is not None}
+    return {row["id"]: row for row in rows.filter(pk__in=wanted)} if wanted else {}
+
+
+def _like_row(row: dict) -> dict:
+    return {"id": row["id"], "created_at": row["created_at"], "user": user_row(row, "user__")}
+
+
+def _comment_row(row: dict) -> dict:
+    return {key: row[key] for key in ("id", "post_id", "text", "created_at")} | {"author": user_row(row, "author__")}
+
+
+def like_rows_prepare(*, rows: Iterable[dict], viewer: User | None) -> list[dict]:
+    """Like rows as ``{"id", "created_at", "user": user row}``, the users marked for ``viewer`` with one call."""
+    likes = [_like_row(row) for row in rows]
+    user_rows_mark_for_viewer(rows=[like["user"] for like in likes], viewer=viewer)
+    return likes
+
+
+def comment_rows_prepare(*, rows: Iterable[dict], viewer: User | None) -> list[dict]:
+    """Comment rows with ``author`` as a user row, marked for ``viewer`` with one call."""
+    comments = [_comment_row(row) for row in rows]
+    user_rows_mark_for_viewer(rows=[comment["author"] for comment in comments], viewer=viewer)
+    return comments
+
+
+def post_rows_prepare(*, rows: Iterable[dict], viewer: User | None) -> list[dict]:
+    """post_rows rows with ``author``, ``latest_like`` and ``latest_comment`` attached, every user marked."""
+    posts = [{key: row[key] for key in POST_COLUMNS} | {"author": user_row(row, "author__")} for row in rows]
+    likes = _rows_by_id(like_rows(Like.objects.all()), (post["latest_like_id"] for post in posts))
+    comments = _rows_by_id(comment_rows(Comment.objects.all()), (post["latest_comment_id"] for post in posts))
+    likes = {pk: _like_row(row) for pk, row in likes.items()}
+    comments = {pk: _comment_row(row) for pk, row in comments.items()}
+    for post in posts:
+        post["latest_like"] = likes.get(post["latest_like_id"])
+        post["latest_comment"] = comments.get(post["latest_comment_id"])
+    users = [post["author"] for post in posts]
+    users += [like["user"] for like in likes.values()] + [comment["author"] for comment in comments.values()]
+    user_rows_mark_for_viewer(rows=users, viewer=viewer)
+    return posts
+
+
+def post_rows_prepared(*, post_ids: Sequence[int], viewer: User | None) -> list[dict]:
+    """post_list_prepared as rows: prepared post rows in the order of ``post_ids``, hidden or missing ones dropped."""
+    post_ids = [int(pk) for pk in post_ids]
+    found = _rows_by_id(post_rows(post_queryset(viewer=viewer)), post_ids)
+    return post_rows_prepare(rows=[found[pk] for pk in dict.fromkeys(post_ids) if pk in found], viewer=viewer)
+
+
+def post_row_get(*, post_id: int | str, viewer: User | None) -> dict:
+    """post_get as a prepared row, or NotFound."""
+    try:
+        row = post_rows(post_queryset(viewer=viewer)).get(pk=parse_id(post_id))
+    except (Post.DoesNotExist, ValueError) as exc:
+        raise _not_found() from exc
+    return post_rows_prepare(rows=[row], viewer=viewer)[0]
 
 
 def _visible_post_id(*, post_id: int | str) -> int:

@@ -3,13 +3,25 @@
 They expect objects from ``apps.posts.selectors``: posts from ``post_queryset`` prepared
 with ``posts_prepare``/``post_list_prepared`` (``liked_by_me``, ``latest_like``,
 ``latest_comment``), likes and comments with their users loaded and marked.
+
+The hot reads render the same shapes with the ``*_render`` functions below, from the rows of
+``post_rows_prepare``/``like_rows_prepare``/``comment_rows_prepare``; the serializers remain the
+schema and the reference (tests/test_render.py holds the two to the same JSON).
 """
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.accounts.serializers import LocationSerializer, UserSerializer, media_url
+from apps.accounts.serializers import (
+    LocationSerializer,
+    MediaUrls,
+    UserSerializer,
+    location_render,
+    media_url,
+    user_render,
+)
 from apps.common.pagination import paginated_schema
+from apps.common.rendering import datetime_text
 from apps.posts.models import Post
 
 
@@ -70,3 +82,52 @@ class PostSerializer(serializers.Serializer):
 PostListSchema = paginated_schema(PostSerializer, "PostList")
 PostLikeListSchema = paginated_schema(PostLikeSerializer, "PostLikeList")
 CommentListSchema = paginated_schema(CommentSerializer, "CommentList")
+
+
+# --- the same shapes without DRF, for the hot read paths ------------------------------------
+
+
+def like_render(row: dict, urls: MediaUrls) -> dict:
+    """PostLikeSerializer's output for a prepared like row."""
+    return {"user": user_render(row["user"], urls), "created_at": datetime_text(row["created_at"])}
+
+
+def comment_render(row: dict, urls: MediaUrls) -> dict:
+    """CommentSerializer's output for a prepared comment row."""
+    return {
+        "id": str(row["id"]),
+        "post_id": str(row["post_id"]),
+        "author": user_render(row["author"], urls),
+        "text": str(row["text"]),
+        "created_at": datetime_text(row["created_at"]),
+    }
+
+
+def post_render(row: dict, urls: MediaUrls) -> dict:
+    """PostSerializer's output for a prepared post row."""
+    latest_like, latest_comment = row["latest_like"], row["latest_comment"]
+    return {
+        "id": str(row["id"]),
+        "author": user_render(row["author"], urls),
+        "created_at": datetime_text(row["created_at"]),
+        "caption": str(row["caption"]),
+        "photo": {
+            "url": urls(row["photo"]) or "",
+            "thumbnail_url": urls(row["photo_thumbnail"]) or "",
+            "width": int(row["width"]),
+            "height": int(row["height"]),
+            "blurhash": str(row["blurhash"]),
+        },
+        "location": location_render(row),
+        "likes_count": int(row["likes_count"]),
+        "comments_count": int(row["comments_count"]),
+        "liked_by_me": bool(row["liked_by_me"]),
+        "latest_like": None if latest_like is None else like_render(latest_like, urls),
+        "latest_comment": None if latest_comment is None else comment_render(latest_comment, urls),
+    }
+
+
+def posts_render(rows: list[dict], request) -> list[dict]:
+    """PostSerializer(many=True)'s output for prepared post rows."""
+    urls = MediaUrls(request)
+    return [post_render(row, urls) for row in rows]

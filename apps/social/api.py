@@ -6,8 +6,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.serializers import UserSerializer
-from apps.common.pagination import paginated_response, paginated_schema
+from apps.accounts.serializers import MediaUrls, UserSerializer, user_render
+from apps.common.pagination import paginated_schema
+from apps.common.rendering import datetime_text, rendered_page_response
 from apps.social import selectors, services
 from apps.social.models import Follow
 
@@ -39,6 +40,22 @@ class FollowingOutputSerializer(FollowerOutputSerializer):
     user = UserSerializer(source="followee")
 
 
+def _follows_response(request: Request, view: APIView, follows, *, other: str) -> Response:
+    urls = MediaUrls(request)
+
+    def render(rows: list[dict]) -> list[dict]:
+        return [
+            {"user": user_render(selectors.follow_row_user(row, other=other), urls),
+             "created_at": datetime_text(row["created_at"])}
+            for row in rows
+        ]
+
+    return rendered_page_response(
+        request=request, view=view, queryset=selectors.follow_rows(follows, other=other), render=render,
+        ordering=LIST_ORDERING,
+    )
+
+
 class FollowApi(APIView):
     @extend_schema(request=None, responses={200: FollowStateOutputSerializer, 400: SELF, 404: UNKNOWN_USER})
     def post(self, request: Request, user_id: str) -> Response:
@@ -55,17 +72,11 @@ class FollowerListApi(APIView):
     @extend_schema(responses={200: paginated_schema(FollowerOutputSerializer, "FollowerList"), 404: UNKNOWN_USER})
     def get(self, request: Request, user_id: str) -> Response:
         follows = selectors.followers_list(user_id=user_id, viewer=request.user)
-        return paginated_response(
-            request=request, queryset=follows, serializer_class=FollowerOutputSerializer, view=self,
-            ordering=LIST_ORDERING,
-        )
+        return _follows_response(request, self, follows, other=FollowerOutputSerializer.other)
 
 
 class FollowingListApi(APIView):
     @extend_schema(responses={200: paginated_schema(FollowingOutputSerializer, "FollowingList"), 404: UNKNOWN_USER})
     def get(self, request: Request, user_id: str) -> Response:
         follows = selectors.following_list(user_id=user_id, viewer=request.user)
-        return paginated_response(
-            request=request, queryset=follows, serializer_class=FollowingOutputSerializer, view=self,
-            ordering=LIST_ORDERING,
-        )
+        return _follows_response(request, self, follows, other=FollowingOutputSerializer.other)

@@ -6,7 +6,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet, Value
 
 from apps.accounts.models import User
-from apps.accounts.selectors import user_get
+from apps.accounts.selectors import user_columns, user_get, user_row
 from apps.social.models import Follow
 
 
@@ -56,6 +56,18 @@ def following_list(*, user_id: int | str, viewer: User | None) -> QuerySet:
     user = user_get(user_id=user_id, viewer=viewer)
     follows = Follow.objects.filter(follower=user, followee__is_active=True).select_related("followee")
     return follows.annotate(other_is_following=_is_followed_by(viewer, "followee_id")).order_by("-created_at", "-id")
+
+
+def follow_rows(follows: QuerySet, *, other: str) -> QuerySet:
+    """A followers_list/following_list queryset as rows: the follow's id and time, the ``other`` user's columns."""
+    return follows.values("id", "created_at", "other_is_following", *user_columns(f"{other}__"))
+
+
+def follow_row_user(row: dict, *, other: str) -> dict:
+    """The shown user's row out of a follow_rows row, marked with whether the viewer follows them."""
+    user = user_row(row, f"{other}__")
+    user["is_following"] = row["other_is_following"]
+    return user
 
 
 # --- fan-out batches -------------------------------------------------------------------
