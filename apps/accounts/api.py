@@ -12,7 +12,6 @@ from apps.accounts import facebook, selectors, services, tokens
 from apps.accounts.models import USERNAME_REGEX
 from apps.accounts.serializers import (
     LocationSerializer,
-    MediaUrls,
     OwnUserSerializer,
     TokensSerializer,
     UserSerializer,
@@ -21,7 +20,7 @@ from apps.accounts.serializers import (
     user_render,
 )
 from apps.common.pagination import paginated_schema
-from apps.common.rendering import rendered_page_response
+from apps.common.rendering import RenderContext, rendered_page_response
 from apps.common.throttling import PerIPThrottle, PerUserThrottle
 
 
@@ -280,8 +279,8 @@ class UserSearchApi(APIView):
         filters = self.UserSearchFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         users = selectors.user_search(query=filters.validated_data["q"], viewer=request.user)
-        urls = MediaUrls(request)
+        ctx = RenderContext(request)
         return rendered_page_response(
             request=request, view=self, queryset=selectors.user_rows(users), ordering=("id",),
-            render=lambda rows: [user_render(row, urls) for row in rows],
+            render=lambda rows: [user_render(row, ctx) for row in rows],
         )

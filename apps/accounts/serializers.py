@@ -1,20 +1,11 @@
 """User output shapes shared with the apps above (social, posts)."""
 
-from django.core.files.storage import default_storage
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.models import User
 from apps.accounts.selectors import USER_COLUMNS
-from apps.common.rendering import datetime_text
-
-
-def media_url(request, name: str) -> str | None:
-    """Absolute URL of a stored file, or None."""
-    if not name:
-        return None
-    url = default_storage.url(name)
-    return request.build_absolute_uri(url) if request is not None and url.startswith("/") else url
+from apps.common.rendering import RenderContext, media_url
 
 
 class LocationSerializer(serializers.Serializer):
@@ -78,21 +69,6 @@ def location_data(user: User) -> dict:
 # --- the same shapes without DRF, for the hot read paths (apps.common.rendering) --------------
 
 
-class MediaUrls:
-    """``media_url`` for one request, each stored name built once (a page shows its authors again and again)."""
-
-    def __init__(self, request):
-        self.request = request
-        self._urls: dict[str, str | None] = {}
-
-    def __call__(self, name: str) -> str | None:
-        try:
-            return self._urls[name]
-        except KeyError:
-            url = self._urls[name] = media_url(self.request, name)
-            return url
-
-
 LOCATION_COLUMNS = ("latitude", "longitude", "city", "country_code", "grid_cell")
 
 
@@ -106,7 +82,7 @@ def location_render(row) -> dict | None:
     }
 
 
-def user_render(row: dict, urls: MediaUrls) -> dict:
+def user_render(row: dict, ctx: RenderContext) -> dict:
     """UserSerializer's output for a row of USER_COLUMNS (apps.accounts.selectors) marked for the viewer."""
     username = row["username"]
     return {
@@ -114,13 +90,13 @@ def user_render(row: dict, urls: MediaUrls) -> dict:
         "username": None if username is None else str(username),
         "name": str(row["name"]),
         "bio": str(row["bio"]),
-        "picture_url": urls(row["picture"]),
-        "picture_thumbnail_url": urls(row["picture_thumbnail"]),
+        "picture_url": ctx.url(row["picture"]),
+        "picture_thumbnail_url": ctx.url(row["picture_thumbnail"]),
         "posts_count": int(row["posts_count"]),
         "followers_count": int(row["followers_count"]),
         "following_count": int(row["following_count"]),
         "is_following": bool(row.get("is_following", False)),
-        "created_at": datetime_text(row["created_at"]),
+        "created_at": ctx.time(row["created_at"]),
     }
 
 
@@ -128,7 +104,7 @@ def own_user_render(user: User, *, request, facebook_linked: bool) -> dict:
     """OwnUserSerializer's output for the caller's own loaded record (one never follows oneself)."""
     row = {name: getattr(user, name) for name in (*USER_COLUMNS, *LOCATION_COLUMNS)}
     row["is_following"] = getattr(user, "is_following", False)
-    body = user_render(row, MediaUrls(request))
+    body = user_render(row, RenderContext(request))
     body["email"] = str(user.email)
     body["facebook_linked"] = facebook_linked
     body["location"] = location_render(row)

@@ -7,8 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.serializers import MediaUrls
-from apps.common.rendering import rendered_page_response
+from apps.common.rendering import RenderContext, rendered_page_response
 from apps.posts import selectors, services
 from apps.posts.models import CAPTION_MAX_LENGTH, COMMENT_MAX_LENGTH
 from apps.posts.serializers import (
@@ -31,7 +30,7 @@ LikeStateSerializer = inline_serializer(
 
 
 def _post_body(request: Request, post_id: int | str) -> dict:
-    return post_render(selectors.post_row_get(post_id=post_id, viewer=request.user), MediaUrls(request))
+    return post_render(selectors.post_row_get(post_id=post_id, viewer=request.user), RenderContext(request))
 
 
 class PostCreateApi(APIView):
@@ -110,11 +109,11 @@ class PostLikeListApi(APIView):
     )
     def get(self, request: Request, post_id: str) -> Response:
         likes = selectors.like_list(post_id=post_id, viewer=request.user)
-        urls = MediaUrls(request)
+        ctx = RenderContext(request)
         return rendered_page_response(
             request=request, view=self, queryset=selectors.like_rows(likes),
             render=lambda page: [
-                like_render(row, urls) for row in selectors.like_rows_prepare(rows=page, viewer=request.user)
+                like_render(row, ctx) for row in selectors.like_rows_prepare(rows=page, viewer=request.user)
             ],
         )
 
@@ -129,11 +128,11 @@ class PostCommentListApi(APIView):
     )
     def get(self, request: Request, post_id: str) -> Response:
         comments = selectors.comment_list(post_id=post_id, viewer=request.user)
-        urls = MediaUrls(request)
+        ctx = RenderContext(request)
         return rendered_page_response(
             request=request, view=self, queryset=selectors.comment_rows(comments), ordering=("created_at", "id"),
             render=lambda page: [
-                comment_render(row, urls) for row in selectors.comment_rows_prepare(rows=page, viewer=request.user)
+                comment_render(row, ctx) for row in selectors.comment_rows_prepare(rows=page, viewer=request.user)
             ],
         )
 

@@ -14,14 +14,13 @@ from rest_framework import serializers
 
 from apps.accounts.serializers import (
     LocationSerializer,
-    MediaUrls,
     UserSerializer,
     location_render,
     media_url,
     user_render,
 )
 from apps.common.pagination import paginated_schema
-from apps.common.rendering import datetime_text
+from apps.common.rendering import RenderContext
 from apps.posts.models import Post
 
 
@@ -87,33 +86,33 @@ CommentListSchema = paginated_schema(CommentSerializer, "CommentList")
 # --- the same shapes without DRF, for the hot read paths ------------------------------------
 
 
-def like_render(row: dict, urls: MediaUrls) -> dict:
+def like_render(row: dict, ctx: RenderContext) -> dict:
     """PostLikeSerializer's output for a prepared like row."""
-    return {"user": user_render(row["user"], urls), "created_at": datetime_text(row["created_at"])}
+    return {"user": user_render(row["user"], ctx), "created_at": ctx.time(row["created_at"])}
 
 
-def comment_render(row: dict, urls: MediaUrls) -> dict:
+def comment_render(row: dict, ctx: RenderContext) -> dict:
     """CommentSerializer's output for a prepared comment row."""
     return {
         "id": str(row["id"]),
         "post_id": str(row["post_id"]),
-        "author": user_render(row["author"], urls),
+        "author": user_render(row["author"], ctx),
         "text": str(row["text"]),
-        "created_at": datetime_text(row["created_at"]),
+        "created_at": ctx.time(row["created_at"]),
     }
 
 
-def post_render(row: dict, urls: MediaUrls) -> dict:
+def post_render(row: dict, ctx: RenderContext) -> dict:
     """PostSerializer's output for a prepared post row."""
     latest_like, latest_comment = row["latest_like"], row["latest_comment"]
     return {
         "id": str(row["id"]),
-        "author": user_render(row["author"], urls),
-        "created_at": datetime_text(row["created_at"]),
+        "author": user_render(row["author"], ctx),
+        "created_at": ctx.time(row["created_at"]),
         "caption": str(row["caption"]),
         "photo": {
-            "url": urls(row["photo"]) or "",
-            "thumbnail_url": urls(row["photo_thumbnail"]) or "",
+            "url": ctx.url(row["photo"]) or "",
+            "thumbnail_url": ctx.url(row["photo_thumbnail"]) or "",
             "width": int(row["width"]),
             "height": int(row["height"]),
             "blurhash": str(row["blurhash"]),
@@ -122,12 +121,12 @@ def post_render(row: dict, urls: MediaUrls) -> dict:
         "likes_count": int(row["likes_count"]),
         "comments_count": int(row["comments_count"]),
         "liked_by_me": bool(row["liked_by_me"]),
-        "latest_like": None if latest_like is None else like_render(latest_like, urls),
-        "latest_comment": None if latest_comment is None else comment_render(latest_comment, urls),
+        "latest_like": None if latest_like is None else like_render(latest_like, ctx),
+        "latest_comment": None if latest_comment is None else comment_render(latest_comment, ctx),
     }
 
 
 def posts_render(rows: list[dict], request) -> list[dict]:
     """PostSerializer(many=True)'s output for prepared post rows."""
-    urls = MediaUrls(request)
-    return [post_render(row, urls) for row in rows]
+    ctx = RenderContext(request)
+    return [post_render(row, ctx) for row in rows]

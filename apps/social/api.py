@@ -6,9 +6,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.serializers import MediaUrls, UserSerializer, user_render
+from apps.accounts.serializers import UserSerializer, user_render
 from apps.common.pagination import paginated_schema
-from apps.common.rendering import datetime_text, rendered_page_response
+from apps.common.rendering import RenderContext, rendered_page_response
 from apps.social import selectors, services
 from apps.social.models import Follow
 
@@ -41,12 +41,12 @@ class FollowingOutputSerializer(FollowerOutputSerializer):
 
 
 def _follows_response(request: Request, view: APIView, follows, *, other: str) -> Response:
-    urls = MediaUrls(request)
+    ctx = RenderContext(request)
 
     def render(rows: list[dict]) -> list[dict]:
         return [
-            {"user": user_render(selectors.follow_row_user(row, other=other), urls),
-             "created_at": datetime_text(row["created_at"])}
+            {"user": user_render(selectors.follow_row_user(row, other=other), ctx),
+             "created_at": ctx.time(row["created_at"])}
             for row in rows
         ]
 
