@@ -19,6 +19,7 @@ from apps.accounts.serializers import (
     own_user_render,
     user_render,
 )
+from apps.common.fields import StrictCharField, StrictFloatField
 from apps.common.pagination import paginated_schema
 from apps.common.rendering import RenderContext, rendered_page_response
 from apps.common.throttling import PerIPThrottle, PerUserThrottle
@@ -29,18 +30,20 @@ class UsernameField(serializers.RegexField):
         super().__init__(USERNAME_REGEX, **kwargs)
 
     def to_internal_value(self, data):
-        value = str(data).strip().lower()
+        if not isinstance(data, str):  # a JSON string, as the schema says: 0 or true is not a username
+            self.fail("invalid")
+        value = data.strip().lower()
         if not value and self.allow_blank:
             return None  # clients send "" for "no username"
         return super().to_internal_value(value)
 
 
-def _name_field(**kwargs) -> serializers.CharField:
-    return serializers.CharField(min_length=1, max_length=100, **kwargs)
+def _name_field(**kwargs) -> StrictCharField:
+    return StrictCharField(min_length=1, max_length=100, **kwargs)
 
 
-def _device_field() -> serializers.CharField:
-    return serializers.CharField(min_length=1, max_length=128)
+def _device_field() -> StrictCharField:
+    return StrictCharField(min_length=1, max_length=128)
 
 
 def _auth_body(user, issued: tokens.Tokens, request: Request, **extra) -> dict:
@@ -69,7 +72,7 @@ class SignupApi(OpenAuthApi):
 
     class SignupInputSerializer(serializers.Serializer):
         email = serializers.EmailField(max_length=254)
-        password = serializers.CharField(max_length=128, trim_whitespace=False)
+        password = StrictCharField(max_length=128, trim_whitespace=False)
         name = _name_field()
         username = UsernameField(required=False, allow_null=True, allow_blank=True)
         device_id = _device_field()
@@ -92,8 +95,8 @@ class LoginApi(OpenAuthApi):
     throttle_scope = "login"
 
     class LoginInputSerializer(serializers.Serializer):
-        login = serializers.CharField(max_length=254)
-        password = serializers.CharField(max_length=128, trim_whitespace=False)
+        login = StrictCharField(max_length=254)
+        password = StrictCharField(max_length=128, trim_whitespace=False)
         device_id = _device_field()
 
     @extend_schema(
@@ -114,7 +117,7 @@ class FacebookLoginApi(OpenAuthApi):
     throttle_scope = "login"
 
     class FacebookLoginInputSerializer(serializers.Serializer):
-        access_token = serializers.CharField(max_length=1024)
+        access_token = StrictCharField(max_length=1024)
         device_id = _device_field()
 
     @extend_schema(
@@ -141,7 +144,7 @@ class FacebookLoginApi(OpenAuthApi):
 
 class FacebookLinkApi(APIView):
     class FacebookLinkInputSerializer(serializers.Serializer):
-        access_token = serializers.CharField(max_length=1024)
+        access_token = StrictCharField(max_length=1024)
 
     @extend_schema(
         request=FacebookLinkInputSerializer,
@@ -166,7 +169,7 @@ class RefreshApi(OpenAuthApi):
     throttle_scope = "refresh"
 
     class RefreshInputSerializer(serializers.Serializer):
-        refresh_token = serializers.CharField(max_length=255)
+        refresh_token = StrictCharField(max_length=255)
 
     @extend_schema(
         request=RefreshInputSerializer,
@@ -197,7 +200,7 @@ class MeApi(APIView):
     class MeInputSerializer(serializers.Serializer):
         name = _name_field(required=False)
         username = UsernameField(required=False)
-        bio = serializers.CharField(max_length=150, required=False, allow_blank=True)
+        bio = StrictCharField(max_length=150, required=False, allow_blank=True)
 
     @extend_schema(responses={200: OwnUserSerializer})
     def get(self, request: Request) -> Response:
@@ -238,8 +241,8 @@ class MePictureApi(APIView):
 
 class MeLocationApi(APIView):
     class MeLocationInputSerializer(serializers.Serializer):
-        latitude = serializers.FloatField(min_value=-90, max_value=90)
-        longitude = serializers.FloatField(min_value=-180, max_value=180)
+        latitude = StrictFloatField(min_value=-90, max_value=90)
+        longitude = StrictFloatField(min_value=-180, max_value=180)
 
     @extend_schema(request=MeLocationInputSerializer, responses={200: LocationSerializer})
     def put(self, request: Request) -> Response:
@@ -260,7 +263,7 @@ class UserDetailApi(APIView):
 
 class UserSearchApi(APIView):
     class UserSearchFilterSerializer(serializers.Serializer):
-        q = serializers.CharField(min_length=1, max_length=SEARCH_QUERY_MAX_LENGTH)  # trimmed first
+        q = StrictCharField(min_length=1, max_length=SEARCH_QUERY_MAX_LENGTH)  # trimmed first
 
     @extend_schema(
         parameters=[

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular import openapi
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent, force_instance, is_serializer
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -241,3 +242,20 @@ class AutoSchema(openapi.AutoSchema):
                 headers["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
             if status == "401" and self.view.get_authenticators():
                 headers["WWW-Authenticate"] = {"$ref": "#/components/headers/WWW-Authenticate"}
+
+
+class StrictCharFieldExtension(OpenApiSerializerFieldExtension):
+    """A trimmed string that must not be empty says so: some character that is not whitespace.
+
+    DRF strips whitespace (Python's ``str.strip``, which takes ``\\x1c``-``\\x1f`` too) before checking
+    ``min_length``, so ``minLength: 1`` alone would call ``"\\u001f"`` valid; the server refuses it.
+    """
+
+    target_class = "apps.common.fields.StrictCharField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if self.target.trim_whitespace and (self.target.min_length or 0) >= 1:
+            schema["pattern"] = r"\S"
+        return schema

@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.common.fields import StrictCharField
 from apps.common.rendering import RenderContext, rendered_page_response
 from apps.posts import selectors, services
 from apps.posts.models import CAPTION_MAX_LENGTH, COMMENT_MAX_LENGTH
@@ -120,7 +121,7 @@ class PostLikeListApi(APIView):
 
 class PostCommentListApi(APIView):
     class CommentCreateInputSerializer(serializers.Serializer):
-        text = serializers.CharField(min_length=1, max_length=COMMENT_MAX_LENGTH)
+        text = StrictCharField(min_length=1, max_length=COMMENT_MAX_LENGTH)
 
     @extend_schema(
         responses={200: CommentListSchema, 404: UNKNOWN_POST},

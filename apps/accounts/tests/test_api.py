@@ -804,11 +804,12 @@ def test_put_location_resolves_paris(auth_client, user):
     assert user.grid_cell == body["grid_cell"]
 
 
-def test_put_location_accepts_numeric_strings(auth_client):
-    response = auth_client.put(LOCATION, {"latitude": "-33.8688", "longitude": "151.2093"}, format="json")
+def test_put_location_takes_json_numbers_not_strings(auth_client):
+    as_strings = auth_client.put(LOCATION, {"latitude": "-33.8688", "longitude": "151.2093"}, format="json")
+    as_numbers = auth_client.put(LOCATION, {"latitude": -33.8688, "longitude": 151.2093}, format="json")
 
-    assert response.status_code == 200
-    assert response.json()["country_code"] == "AU"
+    assert as_strings.status_code == 400  # the schema says number
+    assert as_numbers.status_code == 200 and as_numbers.json()["country_code"] == "AU"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,35 @@
+"""JSON bodies are read as the schema types them: no number for a string, no boolean for a number."""
+
+import pytest
+
+from apps.posts.tests.factories import PostFactory
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "method, path, body, field",
+    [
+        ("patch", "/api/v1/users/me", {"bio": 0}, "bio"),
+        ("patch", "/api/v1/users/me", {"name": True}, "name"),
+        ("patch", "/api/v1/users/me", {"username": 12345}, "username"),
+        ("put", "/api/v1/users/me/location", {"latitude": 1.5, "longitude": False}, "longitude"),
+        ("put", "/api/v1/users/me/location", {"latitude": "1.5", "longitude": 2}, "latitude"),
+        ("post", "/api/v1/posts/{post}/comments", {"text": 0}, "text"),
+        ("post", "/api/v1/posts/{post}/comments", {"text": ["a"]}, "text"),
+    ],
+)
+def test_wrong_json_types_are_400_and_change_nothing(auth_client, user, method, path, body, field):
+    post = PostFactory()
+    response = getattr(auth_client, method)(path.format(post=post.pk), body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert field in response.json()["error"]["fields"]
+    user.refresh_from_db()
+    assert user.bio == "" and user.latitude is None and not post.comments.exists()
+
+
+@pytest.mark.django_db
+def test_right_json_types_still_pass(auth_client):
+    assert auth_client.patch("/api/v1/users/me", {"bio": "0", "username": "ada_99"}, format="json").status_code == 200
+    located = auth_client.put("/api/v1/users/me/location", {"latitude": 48, "longitude": 2.35}, format="json")
+    assert located.status_code == 200 and located.json()["latitude"] == 48.0
