@@ -22,7 +22,10 @@ from social_core.exceptions import (
     AuthProviderError,
     SocialAuthBaseException,
 )
-from social_django.utils import load_backend, load_strategy
+from social_core.strategy import BaseStrategy
+from social_django.models import DjangoStorage
+from social_django.strategy import DjangoStrategy
+from social_django.utils import load_backend
 
 from apps.accounts import services
 from apps.accounts.models import User
@@ -79,6 +82,20 @@ def _translate(error: SocialAuthBaseException) -> ApplicationError:
     return _unavailable()
 
 
+class TokenStrategy(DjangoStrategy):
+    """social-django's strategy without the cookie session: API requests carry none.
+
+    A token login finishes in one request, so nothing has to survive in a session between requests;
+    the session middleware does not run under ``/api/`` and ``request.session`` is absent. Should the
+    pipeline touch ``strategy.session`` all the same, social-django's lazy property hands it a fresh
+    store that is never saved.
+    """
+
+    def __init__(self, storage, request: HttpRequest | None = None, tpl=None):
+        self.request = request
+        BaseStrategy.__init__(self, storage, tpl)
+
+
 def _require_configured() -> None:
     if not (settings.SOCIAL_AUTH_FACEBOOK_KEY and settings.SOCIAL_AUTH_FACEBOOK_SECRET):
         raise ServiceUnavailable("Facebook login is not configured.", code="facebook_not_configured")
@@ -90,7 +107,7 @@ def _authenticate(*, request: Any, access_token: str, user: User | None) -> tupl
     http_request: HttpRequest = getattr(request, "_request", request)  # DRF wraps Django's request
     profile: dict = {}
     try:
-        backend = load_backend(load_strategy(http_request), PROVIDER, redirect_uri=None)
+        backend = load_backend(TokenStrategy(DjangoStorage, http_request), PROVIDER, redirect_uri=None)
         authenticated = backend.do_auth(access_token, user=user, facebook_profile=profile)
     except SocialAuthBaseException as error:
         logger.warning(
