@@ -7,10 +7,11 @@ from django.http import HttpRequest
 
 from apps.accounts import services, tokens
 from apps.accounts.models import DeviceToken, User
+from apps.common.admin import ServiceErrorsAdmin
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ServiceErrorsAdmin, DjangoUserAdmin):
     ordering = ("-created_at",)
     list_display = ("id", "email", "username", "name", "followers_count", "posts_count", "last_active_at", "is_staff")
     search_fields = ("email", "username", "name")
@@ -63,7 +64,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(DeviceToken)
-class DeviceTokenAdmin(admin.ModelAdmin):
+class DeviceTokenAdmin(ServiceErrorsAdmin, admin.ModelAdmin):
     """Devices are bound when tokens are issued; deleting one logs that device out (its tokens are revoked)."""
 
     list_display = ("user", "device_id", "created_at")

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.db.models import Count, Q, Sum
 
+from apps.common.admin import ServiceErrorsAdmin
 from apps.dispense import services
 from apps.dispense.models import DispenseBatch, DispenseJob, FeedEntry, State
 
@@ -23,7 +24,7 @@ class DispenseBatchInline(admin.TabularInline):
 
 
 @admin.register(DispenseJob)
-class DispenseJobAdmin(admin.ModelAdmin):
+class DispenseJobAdmin(ServiceErrorsAdmin, admin.ModelAdmin):
     list_display = (
         "id", "kind", "state", "attempts", "progress", "delivered_so_far", "short_error", "created_at", "updated_at",
     )

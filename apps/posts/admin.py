@@ -4,11 +4,12 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.common.admin import ServiceErrorsAdmin
 from apps.posts import services
 from apps.posts.models import Comment, Like, Post
 
 
-class NoAddAdmin(admin.ModelAdmin):
+class NoAddAdmin(ServiceErrorsAdmin, admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # posts need the image pipeline; likes and comments come from the API
 

@@ -5,12 +5,13 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.common.admin import ServiceErrorsAdmin
 from apps.social import services
 from apps.social.models import Follow
 
 
 @admin.register(Follow)
-class FollowAdmin(admin.ModelAdmin):
+class FollowAdmin(ServiceErrorsAdmin, admin.ModelAdmin):
     # Counters and feeds are kept by the services: follows are made through the API, and a delete here
     # is an unfollow (both counters, the unfollowed signal, the feed job).
     list_display = ("id", "follower", "followee", "created_at")

@@ -75,6 +75,28 @@ def test_deleting_a_user_in_the_admin_goes_through_user_delete(admin_client, dra
     assert not AccessToken.objects.filter(user_id=busy.victim.pk).exists()
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("how", ["one", "bulk"])
+def test_a_refused_admin_delete_is_a_message_not_a_500_and_changes_nothing(admin_client, user, monkeypatch, how):
+    from apps.accounts import services
+    from apps.common.exceptions import Conflict
+
+    def arrived(**kwargs):  # a post arrived while the user's rows were being removed
+        raise Conflict("posts.Post arrived during the deletion; run it again.", code="user_busy")
+
+    monkeypatch.setattr(services, "_row_delete", arrived)
+    post = {"action": "delete_selected", "_selected_action": [str(user.pk)], "post": "yes"}
+    url, data = (f"{USERS}{user.pk}/delete/", {"post": "yes"}) if how == "one" else (USERS, post)
+
+    response = admin_client.post(url, data, follow=True)
+
+    assert response.status_code == 200
+    assert [str(m) for m in response.context["messages"]] == [
+        "Not done: posts.Post arrived during the deletion; run it again."
+    ]
+    assert User.objects.filter(pk=user.pk, is_active=True).exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_bulk_deleting_users_in_the_admin_deletes_each_through_user_delete(admin_client, drain):
     busy = make_busy_account()
