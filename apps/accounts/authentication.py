@@ -10,26 +10,69 @@ refresh token: DOT deletes the row) is refused on the very next request, in ever
 
 import hashlib
 
+from django.db import router
 from oauth2_provider.models import get_access_token_model
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from apps.accounts.services import user_touch_last_active
+from apps.common.prepared import PreparedQuery
 
 
 def _refused() -> AuthenticationFailed:
     return AuthenticationFailed("The access token is invalid, expired or revoked.", code="invalid_token")
 
 
+def _attnames(model) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
+
+
+class _TokenQuery:
+    """The token row with its user's and application's columns, as one compiled query (apps.common.prepared)."""
+
+    def __init__(self) -> None:
+        self.token_model = get_access_token_model()
+        self.user_model = self.token_model._meta.get_field("user").related_model
+        self.application_model = self.token_model._meta.get_field("application").related_model
+        self.db = router.db_for_read(self.token_model)
+        self.parts = [
+            (model, prefix, [prefix + name for name in _attnames(model)], _attnames(model))
+            for model, prefix in ((self.token_model, ""), (self.user_model, "user__"),
+                                  (self.application_model, "application__"))
+        ]
+        columns = [column for _, _, names, _ in self.parts for column in names]
+        self.query = PreparedQuery(
+            lambda checksum: self.token_model.objects.filter(token_checksum=checksum).values(*columns)[:1]
+        )
+
+    def get(self, checksum: str):
+        rows = self.query.rows(checksum=checksum)
+        if not rows:
+            return None
+        row = rows[0]
+        (token_model, _, token_names, token_attnames), user_part, application_part = self.parts
+        token = token_model.from_db(self.db, token_attnames, [row[name] for name in token_names])
+        token.user = self._instance(row, user_part)
+        token.application = self._instance(row, application_part)
+        return token
+
+    @staticmethod
+    def _instance(row: dict, part):
+        model, prefix, names, attnames = part
+        if row[prefix + "id"] is None:  # no user (a client-credentials token) or no application
+            return None
+        return model.from_db(router.db_for_read(model), attnames, [row[name] for name in names])
+
+
+_token_query: _TokenQuery | None = None
+
+
 def access_token_get(raw: str):
     """DOT's access token for the bearer value ``raw``, with its user and application: one indexed query."""
-    checksum = hashlib.sha256(raw.encode("utf-8")).hexdigest()
-    return (
-        get_access_token_model()
-        .objects.select_related("user", "application")
-        .filter(token_checksum=checksum)
-        .first()
-    )
+    global _token_query
+    if _token_query is None:
+        _token_query = _TokenQuery()
+    return _token_query.get(hashlib.sha256(raw.encode("utf-8")).hexdigest())
 
 
 class BearerTokenAuthentication(BaseAuthentication):

@@ -4,10 +4,12 @@ from collections.abc import Callable, Iterable
 
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Upper
+from social_django.models import UserSocialAuth
 
 from apps.accounts.models import User
 from apps.common.exceptions import NotFound
 from apps.common.ids import parse_id
+from apps.common.prepared import PreparedQuery
 
 # Apps above accounts (social) register functions that add per-viewer annotations
 # such as ``is_following`` to any User queryset, so accounts never imports them.
@@ -94,7 +96,13 @@ def user_get(*, user_id: int | str, viewer: User | None) -> User:
 
 def user_facebook_linked(*, user: User) -> bool:
     """Whether a Facebook account is linked to ``user`` (the own User's ``facebook_linked``)."""
-    return user.social_auth.filter(provider="facebook").exists()
+    return bool(_facebook_link.rows(user_id=user.pk))
+
+
+# Every GET /users/me asks it: compiled once (apps.common.prepared).
+_facebook_link = PreparedQuery(
+    lambda user_id: UserSocialAuth.objects.filter(user_id=user_id, provider="facebook").values("id")[:1]
+)
 
 
 def user_rows(users: QuerySet) -> QuerySet:

@@ -84,10 +84,12 @@ class UserPostListApi(APIView):
         description="The user's posts, newest first.",
     )
     def get(self, request: Request, user_id: str) -> Response:
-        posts = selectors.post_list_for_user(user_id=user_id, viewer=request.user)
+        keys = selectors.post_keys_for_user(user_id=user_id, viewer=request.user)
         return rendered_page_response(
-            request=request, view=self, queryset=selectors.post_rows(posts),
-            render=lambda page: posts_render(selectors.post_rows_prepare(rows=page, viewer=request.user), request),
+            request=request, view=self, queryset=keys,
+            render=lambda page: posts_render(
+                selectors.post_rows_prepared(post_ids=[key["id"] for key in page], viewer=request.user), request
+            ),
         )
 
 

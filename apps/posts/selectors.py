@@ -15,6 +15,7 @@ from apps.accounts.models import User
 from apps.accounts.selectors import user_columns, user_get, user_row, user_rows_mark_for_viewer, users_mark_for_viewer
 from apps.common.exceptions import NotFound
 from apps.common.ids import parse_id
+from apps.common.prepared import PreparedQuery
 from apps.posts.models import Comment, Like, Post
 
 
@@ -31,9 +32,12 @@ def _not_found() -> NotFound:
 
 def post_queryset(*, viewer: User | None) -> QuerySet[Post]:
     """Visible posts with author, ``liked_by_me`` and the ids of the latest like and comment; prepare each page."""
+    return _post_queryset(viewer_id=_viewer_id(viewer))
+
+
+def _post_queryset(*, viewer_id: int | None) -> QuerySet[Post]:
     latest_like = Like.objects.filter(post=OuterRef("pk")).order_by("-created_at", "-id").values("id")[:1]
     latest_comment = Comment.objects.filter(post=OuterRef("pk")).order_by("-created_at", "-id").values("id")[:1]
-    viewer_id = _viewer_id(viewer)
     liked = Exists(Like.objects.filter(post=OuterRef("pk"), user_id=viewer_id)) if viewer_id else Value(False)
     return (
         Post.objects.filter(author__is_active=True)
@@ -83,6 +87,13 @@ def post_list_for_user(*, user_id: int | str, viewer: User | None) -> QuerySet[P
     return post_queryset(viewer=viewer).filter(author_id=user.pk)
 
 
+def post_keys_for_user(*, user_id: int | str, viewer: User | None) -> QuerySet:
+    """A user's posts as ``{"id", "created_at"}`` rows for the paginator, or NotFound; render each page's ids
+    with post_rows_prepared (a page's posts then come from its compiled query, not a fresh heavy one)."""
+    user = user_get(user_id=user_id, viewer=viewer)  # active, else NotFound: the posts need no author join
+    return Post.objects.filter(author_id=user.pk).values("id", "created_at")
+
+
 # --- the same, as plain rows for the renderers (apps.posts.serializers.post_render) ------------
 # Model instances cost a third of a feed request (full rows of posts, likes, comments and four
 # users each); rows carry only the rendered columns, with the same queries per page as above.
@@ -111,9 +122,17 @@ def comment_rows(comments: QuerySet[Comment]) -> QuerySet:
     return comments.values(*COMMENT_COLUMNS)
 
 
-def _rows_by_id(rows: QuerySet, ids: Iterable[int | None]) -> dict[int, dict]:
-    wanted = {pk for pk in ids if pk is not None}
-    return {row["id"]: row for row in rows.filter(pk__in=wanted)} if wanted else {}
+def _rows_by_id(rows: PreparedQuery, ids: Iterable[int | None], **kwargs) -> dict[int, dict]:
+    wanted = sorted({pk for pk in ids if pk is not None})
+    return {row["id"]: row for row in rows.rows(ids=wanted, **kwargs)} if wanted else {}
+
+
+# The page's three row queries, compiled once (apps.common.prepared): they are most of a feed's SQL work.
+_post_rows_by_id = PreparedQuery(
+    lambda ids, viewer_id: post_rows(_post_queryset(viewer_id=viewer_id)).filter(pk__in=ids)
+)
+_like_rows_by_id = PreparedQuery(lambda ids: like_rows(Like.objects.filter(pk__in=ids)))
+_comment_rows_by_id = PreparedQuery(lambda ids: comment_rows(Comment.objects.filter(pk__in=ids)))
 
 
 def _like_row(row: dict) -> dict:
@@ -141,8 +160,8 @@ def comment_rows_prepare(*, rows: Iterable[dict], viewer: User | None) -> list[d
 def post_rows_prepare(*, rows: Iterable[dict], viewer: User | None) -> list[dict]:
     """post_rows rows with ``author``, ``latest_like`` and ``latest_comment`` attached, every user marked."""
     posts = [{key: row[key] for key in POST_COLUMNS} | {"author": user_row(row, "author__")} for row in rows]
-    likes = _rows_by_id(like_rows(Like.objects.all()), (post["latest_like_id"] for post in posts))
-    comments = _rows_by_id(comment_rows(Comment.objects.all()), (post["latest_comment_id"] for post in posts))
+    likes = _rows_by_id(_like_rows_by_id, (post["latest_like_id"] for post in posts))
+    comments = _rows_by_id(_comment_rows_by_id, (post["latest_comment_id"] for post in posts))
     likes = {pk: _like_row(row) for pk, row in likes.items()}
     comments = {pk: _comment_row(row) for pk, row in comments.items()}
     for post in posts:
@@ -157,17 +176,19 @@ def post_rows_prepare(*, rows: Iterable[dict], viewer: User | None) -> list[dict
 def post_rows_prepared(*, post_ids: Sequence[int], viewer: User | None) -> list[dict]:
     """post_list_prepared as rows: prepared post rows in the order of ``post_ids``, hidden or missing ones dropped."""
     post_ids = [int(pk) for pk in post_ids]
-    found = _rows_by_id(post_rows(post_queryset(viewer=viewer)), post_ids)
+    found = _rows_by_id(_post_rows_by_id, post_ids, viewer_id=_viewer_id(viewer))
     return post_rows_prepare(rows=[found[pk] for pk in dict.fromkeys(post_ids) if pk in found], viewer=viewer)
 
 
 def post_row_get(*, post_id: int | str, viewer: User | None) -> dict:
     """post_get as a prepared row, or NotFound."""
     try:
-        row = post_rows(post_queryset(viewer=viewer)).get(pk=parse_id(post_id))
-    except (Post.DoesNotExist, ValueError) as exc:
+        rows = _post_rows_by_id.rows(ids=[parse_id(post_id)], viewer_id=_viewer_id(viewer))
+    except ValueError as exc:
         raise _not_found() from exc
-    return post_rows_prepare(rows=[row], viewer=viewer)[0]
+    if not rows:
+        raise _not_found()
+    return post_rows_prepare(rows=rows, viewer=viewer)[0]
 
 
 def _visible_post_id(*, post_id: int | str) -> int:

@@ -7,6 +7,7 @@ from django.db.models import Exists, OuterRef, QuerySet, Value
 
 from apps.accounts.models import User
 from apps.accounts.selectors import user_columns, user_get, user_row
+from apps.common.prepared import PreparedQuery
 from apps.social.models import Follow
 
 
@@ -22,13 +23,20 @@ def _is_followed_by(viewer: User | None, user_ref: str) -> Exists | Value:
     return Exists(Follow.objects.filter(follower_id=viewer_id, followee_id=OuterRef(user_ref)))
 
 
+# Run for every page that shows users (is_following) and every feed page: compiled once.
+_followed_among = PreparedQuery(
+    lambda follower_id, user_ids: Follow.objects.filter(follower_id=follower_id, followee_id__in=user_ids).values(
+        "followee_id"
+    )
+)
+
+
 def following_ids(*, follower_id: int, user_ids: Iterable[int]) -> set[int]:
     """Those of ``user_ids`` that ``follower_id`` follows, in one query."""
-    user_ids = set(user_ids)
+    user_ids = sorted(set(user_ids))
     if not user_ids:
         return set()
-    follows = Follow.objects.filter(follower_id=follower_id, followee_id__in=user_ids)
-    return set(follows.values_list("followee_id", flat=True))
+    return {row["followee_id"] for row in _followed_among.rows(follower_id=follower_id, user_ids=user_ids)}
 
 
 def users_annotate_is_following(queryset: QuerySet, viewer: User | None) -> QuerySet:
