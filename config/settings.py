@@ -193,7 +193,7 @@ API_MAX_PAGE_SIZE = 100
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.accounts.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["apps.common.renderers.FastJSONRenderer"],  # DRF's bytes, orjson's speed
     # JSON only; the two uploads (POST /posts, PUT /users/me/picture) set multipart on their views.
     "DEFAULT_PARSER_CLASSES": ["apps.common.parsers.JSONParser"],  # DRF's, with size and depth capped
     "DEFAULT_PAGINATION_CLASS": "apps.common.pagination.CursorPagination",
