@@ -138,6 +138,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", action="append", default=[], choices=[e.name for e in ENDPOINTS],
                         metavar="ENDPOINT", help="after the load, cProfile 200 requests of ENDPOINT in this process "
                         "(Django's test client, same settings and data) and print where the time goes; repeatable")
+    parser.add_argument("--timing", action="store_true",
+                        help="after the load, CPU-time 5 x 100 requests of each endpoint in-process "
+                        "(Django's test client, no profiler)")
     parser.add_argument("--keep", action="store_true", help="keep the database at exit (it is dropped otherwise)")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -756,6 +759,24 @@ def profile(endpoints: list[str], files_entries: dict[str, list], count: int = 2
         print(f"\nprofile of {count} x {name} (in-process, cProfile inflates the times)\n{out.getvalue()}")
 
 
+def timing(files_entries: dict[str, list], count: int = 100) -> None:
+    """Milliseconds per request of each endpoint through Django's test client in this process (one thread)."""
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    print(f"\nin-process, one thread (Django's test client): CPU ms per request, best of 5 batches of {count}")
+    best: dict[str, float] = {}
+    for _ in range(5):  # endpoints interleaved batch by batch; CPU time, so other processes matter less
+        for name, entries in files_entries.items():
+            started = time.process_time()
+            for i in range(count):
+                path, headers = entries[i % len(entries)]
+                client.get(path, headers=headers)
+            best[name] = min(best.get(name, float("inf")), (time.process_time() - started) / count * 1000)
+    for name, ms in best.items():
+        print(f"  {name:<24} {ms:7.2f} ms")
+
+
 # --- main ---------------------------------------------------------------------------------
 
 
@@ -780,6 +801,8 @@ def measure(args, *, url: str, env: dict[str, str], work: Path) -> None:
                 skipped[endpoint.name] = "(GET /feed sends no ETag)"
         runs = load(args, wrk=wrk, port=port, files=files)
         report(args, seeded, medians(runs), skipped)
+        if args.timing:
+            timing({name: entries[name] for name in files})
         if args.profile:
             profile(args.profile, entries)
 
