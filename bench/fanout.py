@@ -43,7 +43,8 @@ INLINE = "without the worker (--inline), median"
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--followers", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=1000, help="DISPENSE_BATCH_SIZE for this run")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="DISPENSE_BATCH_SIZE for this run; default the setting (5,000 on SQLite, else 1,000)")
     parser.add_argument("--threads", type=int, default=None,
                         help="worker threads; default DRAMATIQ_EMBEDDED_THREADS (1 on SQLite, 4 on PostgreSQL)")
     parser.add_argument("--rounds", type=int, default=3,
@@ -291,7 +292,7 @@ def main() -> None:
     args = parse_args()
     if args.broker_url and (args.profile or args.inline):
         sys.exit("--profile and --inline work with the embedded broker only.")
-    harness.setup(args, DISPENSE_BATCH_SIZE=str(args.batch_size))
+    harness.setup(args, **({"DISPENSE_BATCH_SIZE": str(args.batch_size)} if args.batch_size else {}))
     from stores import store_bench
 
     bench, expected = store_bench(args.store), args.followers + 1
