@@ -7,9 +7,11 @@ user on the page for the viewer (``is_following``).
 """
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet, Subquery, Value
+from django.utils.dateparse import parse_datetime
 
 from apps.accounts.models import User
 from apps.accounts.selectors import user_columns, user_get, user_row, user_rows_mark_for_viewer, users_mark_for_viewer
@@ -211,6 +213,58 @@ def post_refs_for_author(*, author_id: int, limit: int) -> list[tuple[int, datet
     """The author's latest ``limit`` posts as ``(id, created_at)``, newest first (for feed backfill)."""
     posts = Post.objects.filter(author_id=author_id).order_by("-created_at", "-id")
     return list(posts.values_list("id", "created_at")[:limit])
+
+
+POST_TABLE = Post._meta.db_table  # a constant, never input
+# SQLite allows at most 500 terms in a compound SELECT (SQLITE_MAX_COMPOUND_SELECT).
+SQLITE_UNION_MAX = 400
+
+
+def _newest_of_author_sql(*, before: tuple[datetime, int] | None, limit: int) -> tuple[str, list]:
+    """One author's newest posts below ``before`` on the (author, created_at) index: the author's id is
+    the first parameter, left for the caller."""
+    sql, params = f"SELECT id, author_id, created_at FROM {POST_TABLE} WHERE author_id = %s", []  # noqa: S608
+    if before is not None:
+        moment = connection.ops.adapt_datetimefield_value(before[0])
+        # created_at <= moment bounds the index range; the row comparison settles ties on the id.
+        sql, params = f"{sql} AND created_at <= %s AND (created_at, id) < (%s, %s)", [moment, moment, before[1]]
+    return f"{sql} ORDER BY created_at DESC, id DESC LIMIT %s", [*params, limit]
+
+
+def _aware(moment: datetime | str) -> datetime:
+    # Plain cursors on SQLite may hand back text (through a compound SELECT) or naive UTC datetimes.
+    moment = parse_datetime(moment) if isinstance(moment, str) else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def post_refs_for_authors(
+    *, author_ids: Sequence[int], before: tuple[datetime, int] | None, limit: int
+) -> list[tuple[int, int, datetime]]:
+    """The newest ``limit`` posts of all ``author_ids`` together, strictly below ``before`` (created_at, id),
+    as ``(id, author_id, created_at)``, newest first; one query, ``limit`` index rows per author at most
+    (each author's own index range, merged), however many posts they have."""
+    author_ids = sorted(set(author_ids))
+    if not author_ids or limit <= 0:
+        return []
+    one, params = _newest_of_author_sql(before=before, limit=limit)
+    if connection.vendor == "postgresql":
+        sql = (
+            f"SELECT p.id, p.author_id, p.created_at FROM unnest(%s::bigint[]) AS a(author) "  # noqa: S608
+            f"CROSS JOIN LATERAL ({one.replace('author_id = %s', 'author_id = a.author', 1)}) AS p "
+            "ORDER BY p.created_at DESC, p.id DESC LIMIT %s"
+        )
+        args = ["{" + ",".join(map(str, author_ids)) + "}", *params, limit]
+    elif len(author_ids) <= SQLITE_UNION_MAX:
+        sql = " UNION ALL ".join(f"SELECT * FROM ({one}) AS a{n}" for n in range(len(author_ids)))  # noqa: S608
+        sql = f"{sql} ORDER BY created_at DESC, id DESC LIMIT %s"
+        args = [value for author_id in author_ids for value in (author_id, *params)] + [limit]
+    else:  # very many authors on SQLite: one IN over their index ranges, sorted (correct, slower)
+        marks = ", ".join(["%s"] * len(author_ids))
+        sql = one.replace("author_id = %s", f"author_id IN ({marks})", 1)
+        args = [*author_ids, *params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        return [(row[0], row[1], _aware(row[2])) for row in cursor.fetchall()]
 
 
 def post_exists(*, post_id: int) -> bool:

@@ -8,10 +8,23 @@ before it writes its feeds, so the next message runs on another worker meanwhile
 unique (job, start_after) row means a replayed message never starts a second chain, and
 the feed store's idempotent writes mean it never adds a duplicate entry. A purge job
 (a deleted user's posts out of their followers' feeds) runs the same way over the
-follower ids it recorded while the follows were still there.
+follower ids it recorded while the follows were still there. A celebrity's post gets
+no fan-out at all: it is merged into the feeds at read time (celebrities.py).
+
+Modules: ``jobs`` (recording and sending), ``batches`` (running fan-out batches),
+``follows`` (follow and unfollow jobs), ``celebrities`` (the hybrid feed's writes),
+``sweeper`` (failures, retries, clean-up).
 """
 
 from apps.dispense.services.batches import batch_run, job_finish_if_complete
+from apps.dispense.services.celebrities import (
+    celebrities_settle,
+    celebrity_forget,
+    celebrity_update,
+    follow_dispense,
+    post_dispense,
+    post_undispense,
+)
 from apps.dispense.services.follows import follow_run
 from apps.dispense.services.jobs import (
     FANOUT_KINDS,
@@ -38,7 +51,8 @@ from apps.dispense.services.sweeper import (
 )
 
 __all__ = [
-    "FANOUT_KINDS", "OPEN_STATES", "OVER_STATES", "JobFacts", "RetrySummary", "batch_run", "feed_drop",
+    "FANOUT_KINDS", "OPEN_STATES", "OVER_STATES", "JobFacts", "RetrySummary", "batch_run", "celebrities_settle",
+    "celebrity_forget", "celebrity_update", "feed_drop", "follow_dispense", "post_dispense", "post_undispense",
     "feeds_trim", "follow_run", "job_fail", "job_finish_if_complete", "job_message", "job_record_fanout",
     "job_record_follow", "job_record_purge", "job_retry", "job_send", "jobs_purge_done", "jobs_retry",
     "jobs_to_retry", "own_entry_write", "publish_cancel",

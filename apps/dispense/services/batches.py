@@ -143,16 +143,19 @@ def _batch_done(*, job_id: int, start_after: int, size: int) -> None:
 
 
 def job_finish_if_complete(*, job_id: int) -> None:
-    """End the job once its chain has ended and every batch is done. Run after each batch commits,
-    so of two batches finishing together the later one always sees the other's."""
+    """End the job once its chain has ended and every batch is done, with its total and when its first
+    and last batch were written (a done batch's updated_at). Run after each batch commits, so of two
+    batches finishing together the later one always sees the other's."""
     now = _db_now()
+    of_job = f"FROM {BATCH} WHERE job_id = %s"
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {JOB} SET state = %s, finished_at = %s, updated_at = %s, last_error = '', "  # noqa: S608
-            f"delivered = (SELECT COALESCE(SUM(size), 0) FROM {BATCH} WHERE job_id = %s) "
+            f"delivered = (SELECT COALESCE(SUM(size), 0) {of_job}), first_delivery_at = (SELECT MIN(updated_at) "
+            f"{of_job}), last_delivery_at = (SELECT MAX(updated_at) {of_job}) "
             f"WHERE id = %s AND chain_ended = %s AND state IN (%s, %s, %s) "
             f"AND NOT EXISTS (SELECT 1 FROM {BATCH} WHERE job_id = %s AND state <> %s)",
-            [State.DONE, now, now, job_id, job_id, True, *OPEN_STATES, job_id, State.DONE],
+            [State.DONE, now, now, job_id, job_id, job_id, job_id, True, *OPEN_STATES, job_id, State.DONE],
         )
 
 

@@ -16,7 +16,7 @@ from apps.social.selectors import follower_ids_between_sql
 logger = logging.getLogger(__name__)
 Kind = DispenseJob.Kind
 # Jobs that walk followers batch by batch (a purge walks the FormerFollower rows it recorded).
-FANOUT_KINDS = (Kind.PUBLISH, Kind.DELETE, Kind.PURGE)
+FANOUT_KINDS = (Kind.PUBLISH, Kind.REPUBLISH, Kind.DELETE, Kind.PURGE)
 # A failed job's other batches carry on; a cancelled or finished job's batches stop.
 OPEN_STATES = (State.PENDING, State.RUNNING, State.FAILED)
 OVER_STATES = (State.DONE, State.CANCELLED)
@@ -88,7 +88,7 @@ def job_send(*, job: DispenseJob, start_after: int = 0) -> None:
 
 
 def job_record_fanout(*, kind: str, post_id: int, author_id: int, created_at: datetime) -> DispenseJob:
-    """Record a publish/delete fan-out job and its first batch; its message leaves on commit."""
+    """Record a publish/republish/delete fan-out job and its first batch; its message leaves on commit."""
     job = DispenseJob.objects.create(kind=kind, author_id=author_id, post_id=post_id, post_created_at=created_at)
     DispenseBatch.objects.create(job=job, start_after=0)
     _send_on_commit(job)
@@ -96,11 +96,11 @@ def job_record_fanout(*, kind: str, post_id: int, author_id: int, created_at: da
 
 
 def publish_cancel(*, post_id: int) -> int:
-    """Stop the unfinished publish fan-out of a post being deleted (its delete job cleans up after it)."""
+    """Stop the unfinished (re)publish fan-outs of a post being deleted (its delete job cleans up after them)."""
     now = timezone.now()
-    return DispenseJob.objects.filter(kind=Kind.PUBLISH, post_id=post_id, state__in=OPEN_STATES).update(
-        state=State.CANCELLED, updated_at=now, finished_at=now
-    )
+    return DispenseJob.objects.filter(
+        kind__in=[Kind.PUBLISH, Kind.REPUBLISH], post_id=post_id, state__in=OPEN_STATES
+    ).update(state=State.CANCELLED, updated_at=now, finished_at=now)
 
 
 def job_record_follow(*, kind: str, follower_id: int, followee_id: int) -> DispenseJob:

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.accounts.selectors import user_ids_after
 from apps.dispense.feeds import feed_store
-from apps.dispense.models import DispenseBatch, DispenseJob, State
+from apps.dispense.models import CelebrityPost, DispenseBatch, DispenseJob, State
 from apps.dispense.services.batches import job_finish_if_complete
 from apps.dispense.services.jobs import FANOUT_KINDS, OVER_STATES, job_send, touch
 
@@ -118,6 +118,8 @@ def jobs_retry(
 
 
 def jobs_purge_done(*, older_than: timedelta) -> int:
-    """Delete finished and cancelled jobs (and their batches) older than ``older_than``."""
-    over = DispenseJob.objects.filter(state__in=OVER_STATES, finished_at__lt=timezone.now() - older_than)
-    return over.delete()[0]
+    """Delete finished and cancelled jobs (and their batches), and the records of celebrities' posts,
+    older than ``older_than``: the lag selector sees as far back as both."""
+    cutoff = timezone.now() - older_than
+    over = DispenseJob.objects.filter(state__in=OVER_STATES, finished_at__lt=cutoff)
+    return over.delete()[0] + CelebrityPost.objects.filter(post_created_at__lt=cutoff).delete()[0]
