@@ -89,7 +89,10 @@ def feed_page_ids(*, user: User, cursor: str | None, limit: int) -> tuple[list[i
         _trim_now_and_then(user_id=user.pk)
     entries = feed_store().page(user_id=user.pk, before=before, limit=limit)
     if celebrities := celebrities_followed(user=user):
-        refs = post_refs_for_authors(author_ids=celebrities, before=_below(before), limit=limit)
+        # A full store page's last entry is a floor: a post below it could not make this page. It keeps
+        # each celebrity's index range to the page's span.
+        floor = (entries[-1].created_at, entries[-1].post_id) if len(entries) == limit else None
+        refs = post_refs_for_authors(author_ids=celebrities, before=_below(before), floor=floor, limit=limit)
         entries = _merge(user_id=user.pk, entries=entries, refs=refs, limit=limit)
     authors = _authors_shown(user=user, author_ids={entry.author_id for entry in entries})
     shown = [entry.post_id for entry in entries if entry.author_id in authors]

@@ -8,10 +8,10 @@ user on the page for the viewer (``is_following``).
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from functools import cache
 
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet, Subquery, Value
-from django.utils.dateparse import parse_datetime
 
 from apps.accounts.models import User
 from apps.accounts.selectors import user_columns, user_get, user_row, user_rows_mark_for_viewer, users_mark_for_viewer
@@ -220,48 +220,69 @@ POST_TABLE = Post._meta.db_table  # a constant, never input
 SQLITE_UNION_MAX = 400
 
 
-def _newest_of_author_sql(*, before: tuple[datetime, int] | None, limit: int) -> tuple[str, list]:
-    """One author's newest posts below ``before`` on the (author, created_at) index: the author's id is
-    the first parameter, left for the caller."""
-    sql, params = f"SELECT id, author_id, created_at FROM {POST_TABLE} WHERE author_id = %s", []  # noqa: S608
-    if before is not None:
-        moment = connection.ops.adapt_datetimefield_value(before[0])
-        # created_at <= moment bounds the index range; the row comparison settles ties on the id.
-        sql, params = f"{sql} AND created_at <= %s AND (created_at, id) < (%s, %s)", [moment, moment, before[1]]
-    return f"{sql} ORDER BY created_at DESC, id DESC LIMIT %s", [*params, limit]
+def _newest_of_author_sql(*, author: str, bounded: bool, floored: bool) -> str:
+    """One author's newest posts (below a bound, from a floor) on the (author, -created_at, -id) index, in
+    its order."""
+    where = f"author_id = {author}"
+    if bounded:  # created_at <= bound makes the index range; the row comparison settles ties on the id
+        where += " AND created_at <= %s AND (created_at, id) < (%s, %s)"
+    if floored:
+        where += " AND created_at >= %s AND (created_at, id) >= (%s, %s)"
+    return (f"SELECT id, author_id, created_at FROM {POST_TABLE} WHERE {where} "  # noqa: S608
+            "ORDER BY created_at DESC, id DESC LIMIT %s")
+
+
+@cache
+def _newest_of_authors_sql(*, vendor: str, authors: int, bounded: bool, floored: bool) -> str:
+    # Built once per shape: the text of a merge of 20 authors is long, and this runs on every feed page.
+    order = "ORDER BY created_at DESC, id DESC LIMIT %s"
+    if vendor == "postgresql":
+        one = _newest_of_author_sql(author="a.author", bounded=bounded, floored=floored)
+        return f"SELECT p.* FROM unnest(%s::bigint[]) AS a(author) CROSS JOIN LATERAL ({one}) AS p {order}"  # noqa: S608
+    one = _newest_of_author_sql(author="%s", bounded=bounded, floored=floored)
+    if authors <= SQLITE_UNION_MAX:
+        terms = (f"SELECT * FROM ({one}) AS a{n}" for n in range(authors))  # noqa: S608  constants only
+        return " UNION ALL ".join(terms) + f" {order}"
+    # Very many authors on SQLite: one IN over their index ranges, sorted (correct, slower).
+    return one.replace("author_id = %s", f"author_id IN ({', '.join(['%s'] * authors)})", 1)
 
 
 def _aware(moment: datetime | str) -> datetime:
-    # Plain cursors on SQLite may hand back text (through a compound SELECT) or naive UTC datetimes.
-    moment = parse_datetime(moment) if isinstance(moment, str) else moment
+    # Plain cursors on SQLite hand back text through a compound SELECT, or naive UTC datetimes.
+    moment = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
+def _newest_of_authors_args(*, vendor: str, author_ids: list[int], bound: list, limit: int) -> list:
+    if vendor == "postgresql":
+        return ["{" + ",".join(map(str, author_ids)) + "}", *bound, limit, limit]
+    if len(author_ids) <= SQLITE_UNION_MAX:
+        return [value for author_id in author_ids for value in (author_id, *bound, limit)] + [limit]
+    return [*author_ids, *bound, limit]
+
+
+def _key_params(key: tuple[datetime, int] | None) -> list:
+    if key is None:
+        return []
+    moment = connection.ops.adapt_datetimefield_value(key[0])
+    return [moment, moment, key[1]]
+
+
 def post_refs_for_authors(
-    *, author_ids: Sequence[int], before: tuple[datetime, int] | None, limit: int
+    *, author_ids: Sequence[int], before: tuple[datetime, int] | None, limit: int,
+    floor: tuple[datetime, int] | None = None,
 ) -> list[tuple[int, int, datetime]]:
-    """The newest ``limit`` posts of all ``author_ids`` together, strictly below ``before`` (created_at, id),
-    as ``(id, author_id, created_at)``, newest first; one query, ``limit`` index rows per author at most
-    (each author's own index range, merged), however many posts they have."""
+    """The newest ``limit`` posts of all ``author_ids`` together, strictly below ``before`` and from ``floor``
+    on (both (created_at, id)), as ``(id, author_id, created_at)``, newest first; one query, ``limit`` index
+    rows per author at most (each author's own index range, merged), however many posts they have."""
     author_ids = sorted(set(author_ids))
     if not author_ids or limit <= 0:
         return []
-    one, params = _newest_of_author_sql(before=before, limit=limit)
-    if connection.vendor == "postgresql":
-        sql = (
-            f"SELECT p.id, p.author_id, p.created_at FROM unnest(%s::bigint[]) AS a(author) "  # noqa: S608
-            f"CROSS JOIN LATERAL ({one.replace('author_id = %s', 'author_id = a.author', 1)}) AS p "
-            "ORDER BY p.created_at DESC, p.id DESC LIMIT %s"
-        )
-        args = ["{" + ",".join(map(str, author_ids)) + "}", *params, limit]
-    elif len(author_ids) <= SQLITE_UNION_MAX:
-        sql = " UNION ALL ".join(f"SELECT * FROM ({one}) AS a{n}" for n in range(len(author_ids)))  # noqa: S608
-        sql = f"{sql} ORDER BY created_at DESC, id DESC LIMIT %s"
-        args = [value for author_id in author_ids for value in (author_id, *params)] + [limit]
-    else:  # very many authors on SQLite: one IN over their index ranges, sorted (correct, slower)
-        marks = ", ".join(["%s"] * len(author_ids))
-        sql = one.replace("author_id = %s", f"author_id IN ({marks})", 1)
-        args = [*author_ids, *params]
+    bound = _key_params(before) + _key_params(floor)
+    vendor = connection.vendor
+    sql = _newest_of_authors_sql(vendor=vendor, authors=len(author_ids), bounded=before is not None,
+                                 floored=floor is not None)
+    args = _newest_of_authors_args(vendor=vendor, author_ids=author_ids, bound=bound, limit=limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, args)
         return [(row[0], row[1], _aware(row[2])) for row in cursor.fetchall()]
