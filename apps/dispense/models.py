@@ -56,6 +56,8 @@ class DispenseJob(models.Model):
             models.Index(fields=["state", "updated_at"], name="dispense_job_state_idx"),
             # The lag selector: a kind's jobs by the time of their post.
             models.Index(fields=["kind", "post_created_at"], name="dispense_job_kind_post_idx"),
+            # A deleted post's jobs (cancel its fan-out; was it ever fanned out?).
+            models.Index(fields=["post_id"], name="dispense_job_post_idx"),
         ]
 
     def __str__(self) -> str:

@@ -59,8 +59,8 @@ def post_undispense(*, post_id: int, author_id: int, created_at: datetime) -> Di
     """Record what a deleted post needs: its fan-out's removal job, unless it was only ever merged at
     read time (then only the author's own entry goes, on commit)."""
     publish_cancel(post_id=post_id)
-    fanned_out = DispenseJob.objects.filter(post_id=post_id, kind__in=[Kind.PUBLISH, Kind.REPUBLISH]).exists()
-    if not fanned_out and CelebrityPost.objects.filter(post_id=post_id).exists():
+    merged = CelebrityPost.objects.filter(post_id=post_id).exists()
+    if merged and not DispenseJob.objects.filter(post_id=post_id, kind__in=[Kind.PUBLISH, Kind.REPUBLISH]).exists():
         transaction.on_commit(
             lambda: _own_entry_remove(post_id=post_id, author_id=author_id, created_at=created_at), robust=True
         )
