@@ -392,3 +392,16 @@ def test_deleting_a_celebrity_forgets_them(user):
     account_services.user_delete(user=star)
 
     assert not Celebrity.objects.exists()
+
+
+def test_the_sweep_lets_a_leaving_celebrity_go_once_their_republish_jobs_are_done():
+    from apps.dispense import tasks
+
+    _gone, waiting = celebrity(status=Celebrity.Status.LEAVING), celebrity(status=Celebrity.Status.LEAVING)
+    post = PostFactory(author=waiting)
+    services.job_record_fanout(kind=Kind.REPUBLISH, post_id=post.pk, author_id=waiting.pk,
+                               created_at=post.created_at)
+
+    tasks.dispense_sweep_task.fn()
+
+    assert list(Celebrity.objects.values_list("user_id", flat=True)) == [waiting.pk]
