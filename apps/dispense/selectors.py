@@ -81,12 +81,9 @@ def _merge(*, user_id: int, entries: list[FeedItem], refs: list, limit: int) -> 
     return sorted(page.values(), key=lambda entry: (entry.created_at, entry.post_id), reverse=True)[:limit]
 
 
-def feed_page_ids(*, user: User, cursor: str | None, limit: int) -> tuple[list[int], FeedCursor | None]:
-    """The ids of the posts on one page of ``user``'s home feed, newest first, and the cursor of the next
-    page: the feed store's page merged with the followed celebrities' posts by (created_at, id)."""
-    before = FeedCursor.decode(cursor) if cursor else None
-    if before is None:
-        _trim_now_and_then(user_id=user.pk)
+def feed_entries(*, user: User, before: FeedCursor | None, limit: int) -> list[FeedItem]:
+    """Up to ``limit`` entries of ``user``'s feed below ``before``, newest first: the feed store's page merged
+    with the followed celebrities' posts by (created_at, id). Not yet checked against the graph."""
     entries = feed_store().page(user_id=user.pk, before=before, limit=limit)
     if celebrities := celebrities_followed(user=user):
         # A full store page's last entry is a floor: a post below it could not make this page. It keeps
@@ -94,6 +91,16 @@ def feed_page_ids(*, user: User, cursor: str | None, limit: int) -> tuple[list[i
         floor = (entries[-1].created_at, entries[-1].post_id) if len(entries) == limit else None
         refs = post_refs_for_authors(author_ids=celebrities, before=_below(before), floor=floor, limit=limit)
         entries = _merge(user_id=user.pk, entries=entries, refs=refs, limit=limit)
+    return entries
+
+
+def feed_page_ids(*, user: User, cursor: str | None, limit: int) -> tuple[list[int], FeedCursor | None]:
+    """The ids of the posts on one page of ``user``'s home feed, newest first, and the cursor of the next
+    page: feed_entries, less the entries of authors the user no longer follows."""
+    before = FeedCursor.decode(cursor) if cursor else None
+    if before is None:
+        _trim_now_and_then(user_id=user.pk)
+    entries = feed_entries(user=user, before=before, limit=limit)
     authors = _authors_shown(user=user, author_ids={entry.author_id for entry in entries})
     shown = [entry.post_id for entry in entries if entry.author_id in authors]
     last = entries[-1] if len(entries) == limit else None
