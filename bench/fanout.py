@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Fan-out benchmark: one post to N followers through the real actor path, against a straight insert.
 
-1. Builds an author with ``--followers`` followers (bulk inserts in chunks, one shared unusable
+1. Builds an author with ``--followers`` followers (one INSERT ... SELECT per table, the rows counted by the
+   database itself: bench/seed.py; one shared unusable
    password hash: no Argon2 per user), on the benchmark's own fresh database.
 2. Publishes one post the way the posts service does: the Post row and the ``post_published``
    signal in one transaction; dispense's receiver records the job and its first batch, and on
@@ -34,7 +35,6 @@ from array import array
 
 import dramatiq  # importing it touches neither Django nor a broker
 import harness
-from tqdm import tqdm
 
 GOAL = 0.5
 INLINE = "without the worker (--inline), median"
@@ -42,51 +42,44 @@ INLINE = "without the worker (--inline), median"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--followers", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=1000, help="DISPENSE_BATCH_SIZE for this run")
+    parser.add_argument("--followers", type=int, default=None, help="default 100,000; 1,000,000 with --celebrity")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="DISPENSE_BATCH_SIZE for this run; default the setting (5,000 on SQLite, else 1,000)")
     parser.add_argument("--threads", type=int, default=None,
                         help="worker threads; default DRAMATIQ_EMBEDDED_THREADS (1 on SQLite, 4 on PostgreSQL)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="fan-outs (each of a new post on an emptied store, then the baselines); medians are shown")
-    parser.add_argument("--chunk", type=int, default=10_000, help="users per bulk insert while building the graph")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the worker threads and print where the actor time goes (slows the run)")
     parser.add_argument("--inline", action="store_true",
                         help="first fan out --rounds posts with the actor functions called one after another in this "
                         "thread, from the embedded broker's queue: the difference is Dramatiq's worker machinery")
+    parser.add_argument("--celebrity", action="store_true",
+                        help="the author is a celebrity (the hybrid feed): entries written and the time until "
+                        "--sample followers see the post, against a full fan-out of the same author in the same run")
+    parser.add_argument("--sample", type=int, default=100, help="followers whose first page is read (--celebrity)")
     harness.add_arguments(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.followers is None:
+        args.followers = 1_000_000 if args.celebrity else 100_000
+    return args
 
 
 # --- the follow graph ---------------------------------------------------------------
 
 
-def _user_rows(start: int, count: int, password: str) -> list:
-    from apps.accounts.models import User
-
-    return [
-        User(email=f"follower{i}@bench.invalid", username=f"follower{i}", name=f"Follower {i}", password=password)
-        for i in range(start, start + count)
-    ]
-
-
-def build_graph(*, followers: int, chunk: int):
-    """The author and ``followers`` users who follow them, a chunk per transaction; returns the author."""
+def build_graph(*, followers: int):
+    """The author and ``followers`` users who follow them, one set-based statement per table
+    (bench/seed.py); returns the author."""
     from django.contrib.auth.hashers import make_password
-    from django.db import transaction
+    from seed import followers_create, users_create
 
     from apps.accounts.models import User
-    from apps.social.models import Follow
 
     password = make_password(None)  # one unusable hash, shared: hashing per user would dominate
     author = User.objects.create(email="author@bench.invalid", username="author", name="Author", password=password)
-    with tqdm(total=followers, unit="user", desc="follow graph") as bar:
-        for start in range(0, followers, chunk):
-            count = min(chunk, followers - start)
-            with transaction.atomic():
-                users = User.objects.bulk_create(_user_rows(start, count, password))
-                Follow.objects.bulk_create(Follow(follower_id=user.pk, followee_id=author.pk) for user in users)
-            bar.update(count)
+    follower_ids = users_create(count=followers, prefix="follower", password=password, following=1)
+    followers_create(followee_id=author.pk, follower_ids=follower_ids)
     User.objects.filter(pk=author.pk).update(followers_count=followers)
     return author
 
@@ -291,13 +284,16 @@ def main() -> None:
     args = parse_args()
     if args.broker_url and (args.profile or args.inline):
         sys.exit("--profile and --inline work with the embedded broker only.")
-    harness.setup(args, DISPENSE_BATCH_SIZE=str(args.batch_size))
+    harness.setup(args, **({"DISPENSE_BATCH_SIZE": str(args.batch_size)} if args.batch_size else {}))
     from stores import store_bench
 
     bench, expected = store_bench(args.store), args.followers + 1
     started = time.perf_counter()
-    author = build_graph(followers=args.followers, chunk=args.chunk)
+    author = build_graph(followers=args.followers)
     bench.after_load()
+    if args.celebrity:
+        celebrity_main(args, author=author, bench=bench, started=started)
+        return
     print(f"Graph built in {time.perf_counter() - started:.1f} s; {args.rounds} round(s) of actors, then baselines:")
     if args.threads is None:
         from django.conf import settings
@@ -317,6 +313,111 @@ def main() -> None:
     if profiler:
         print("\nWorker-thread profile (summed over threads; timings above are inflated by profiling):")
         print(profiler.report())
+
+
+# --- a celebrity's post (--celebrity) ---------------------------------------------------
+
+
+def _sample_readers(*, author, size: int) -> list:
+    import random
+
+    from apps.accounts.models import User
+    from apps.social.selectors import follower_ids_between
+
+    ids = random.Random(2026).sample(follower_ids_between(user_id=author.pk, after=0, upto=None), size)  # noqa: S311
+    return list(User.objects.filter(pk__in=ids))
+
+
+def _read_until_seen(*, readers: list, post_id: int, started: float, timeout: float = 600) -> list[float]:
+    """Read each reader's first page, round after round, until every one shows ``post_id``; the seconds
+    from ``started`` at which each first did."""
+    from apps.dispense.selectors import feed_page_ids
+
+    seen: dict[int, float] = {}
+    while len(seen) < len(readers):
+        for reader in readers:
+            if reader.pk not in seen and post_id in feed_page_ids(user=reader, cursor=None, limit=30)[0]:
+                seen[reader.pk] = time.perf_counter() - started
+        if time.perf_counter() - started > timeout:
+            sys.exit(f"Only {len(seen)} of {len(readers)} followers saw post {post_id} after {timeout:.0f} s.")
+    return sorted(seen.values())
+
+
+def run_celebrity_post(*, author, readers: list, bench) -> dict:
+    """Publish as a celebrity: no job; the seconds until each sampled follower sees the post; entries written."""
+    from apps.dispense.models import DispenseJob
+
+    started = time.perf_counter()
+    post = _publish(author)
+    published = time.perf_counter() - started
+    seen = _read_until_seen(readers=readers, post_id=post.pk, started=started)
+    if DispenseJob.objects.filter(post_id=post.pk).exists():
+        sys.exit("A celebrity's post got a fan-out job.")
+    return {"publish": published, "seen": seen, "entries": bench.count_post(post_id=post.pk), "post": post}
+
+
+def run_full_fanout(*, author, readers: list, worker, bench, expected: int) -> dict:
+    """The same author, not a celebrity: a full fan-out, its followers' first pages read meanwhile."""
+    from dramatiq.brokers.stub import StubBroker
+
+    broker = worker.broker
+    started = time.perf_counter()
+    post = _publish(author)
+    seen = _read_until_seen(readers=readers, post_id=post.pk, started=started)
+    broker.join("dispense", **({"fail_fast": True} if isinstance(broker, StubBroker) else {}))
+    worker.join()
+    done = time.perf_counter() - started
+    job = check_job(post=post, bench=bench, expected=expected)
+    return {"seen": seen, "done": done, "lag": (job.last_delivery_at - post.created_at).total_seconds(), "job": job}
+
+
+def celebrity_main(args, *, author, bench, started: float) -> None:
+    """--celebrity: the author's post merged at read time, against their full fan-out, same run."""
+    from django.conf import settings
+    from django.db import transaction
+    from django.utils import timezone
+
+    from apps.dispense import services
+    from apps.dispense.models import Celebrity
+    from apps.dispense.selectors import celebrities_followed_forget, feed_page_ids
+
+    readers = _sample_readers(author=author, size=args.sample)
+    with transaction.atomic():  # as in the follow that crossed the threshold
+        services.celebrity_update(user_id=author.pk)  # followers_count is set: they become one
+    # As if they had crossed the threshold long enough ago that every reader's cached list knows it.
+    Celebrity.objects.filter(pk=author.pk).update(since=timezone.now() - timezone.timedelta(days=1))
+    for reader in readers:  # warm: each reader's list of followed celebrities cached, feeds trimmed
+        feed_page_ids(user=reader, cursor=None, limit=30)
+    print(f"Graph built in {time.perf_counter() - started:.1f} s; the celebrity's post, then the full fan-out:")
+    hybrid = run_celebrity_post(author=author, readers=readers, bench=bench)
+    services.celebrity_forget(user_id=author.pk)
+    for reader in readers:
+        celebrities_followed_forget(user_id=reader.pk)
+    threads = args.threads or settings.DRAMATIQ_EMBEDDED_THREADS
+    worker = start_worker(threads=threads, profiler=None)
+    try:
+        full = run_full_fanout(author=author, readers=readers, worker=worker, bench=bench,
+                               expected=args.followers + 1)
+    finally:
+        worker.stop()
+    followers_entries = hybrid["entries"] - 1  # the author's own entry is written at once, as for any post
+    rows = [
+        ("followers", f"{args.followers:,}"), ("store", args.store), ("database", bench.describe()),
+        ("batch size / worker threads (full fan-out)", f"{settings.DISPENSE_BATCH_SIZE} / {threads}"),
+        ("sampled followers reading their first page", len(readers)),
+        ("celebrity: publish (transaction) seconds", f"{hybrid['publish']:.3f}"),
+        ("celebrity: feed entries written, followers' / author's own", f"{followers_entries} / 1"),
+        ("celebrity: seconds until sampled followers saw it, p50 / all",
+         f"{harness.percentile(hybrid['seen'], 50):.3f} / {hybrid['seen'][-1]:.3f}"),
+        ("full fan-out: seconds until sampled followers saw it, p50 / all",
+         f"{harness.percentile(full['seen'], 50):.3f} / {full['seen'][-1]:.3f}"),
+        ("full fan-out: seconds to last delivery (job), wall to DONE", f"{full['lag']:.2f}, {full['done']:.2f}"),
+        ("full fan-out: feed entries written", f"{full['job'].delivered:,}"),
+        ("goal celebrity followers' entries written = 0 met", harness.yes_no(followers_entries == 0)),
+        ("goal celebrity: all sampled followers saw it in < 1 s met", harness.yes_no(hybrid["seen"][-1] < 1)),
+    ]
+    harness.print_summary("Celebrity post (hybrid feed) against a full fan-out", rows)
+    print(f"Total run time {time.perf_counter() - started:.0f} s (graph included).")
 
 
 if __name__ == "__main__":

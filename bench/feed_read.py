@@ -61,6 +61,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pages", type=int, default=200, help="timed reads of each kind")
     parser.add_argument("--block", type=int, default=20, help="reads of one kind in a row (the kinds alternate)")
     parser.add_argument("--explain", action="store_true", help="print both query plans for the first page")
+    parser.add_argument("--celebrities", type=int, default=0,
+                        help="this many of the followed accounts are celebrities (the hybrid feed): the hybrid page "
+                        "against the pure fan-out page of the same data and fan-out on read")
+    parser.add_argument("--celebrity-posts", type=int, default=50, help="recent posts (last 7 days) per celebrity")
     harness.add_arguments(parser)
     return parser.parse_args(argv)
 
@@ -90,30 +94,42 @@ def _db_time(value):
 
 
 def create_users(count: int) -> list[int]:
-    """``count`` users (the first is the reader) with one shared unusable password; their ids."""
+    """``count`` users (the first is the reader) with one shared unusable password, in one statement; their ids."""
     from django.contrib.auth.hashers import make_password
+    from seed import users_create
 
-    from apps.accounts.models import User
-
-    password = make_password(None)  # hashing per user would dominate
-    ids: list[int] = []
-    for start in tqdm(range(0, count, 10_000), desc="users", unit="chunk"):
-        users = [User(email=f"user{i}@bench.invalid", username=f"user{i}", name=f"User {i}", password=password)
-                 for i in range(start, min(count, start + 10_000))]
-        ids += [user.pk for user in User.objects.bulk_create(users)]
-    return ids
+    return list(users_create(count=count, prefix="user", password=make_password(None)))
 
 
-def create_follows(*, reader: int, followed: list[int], others: list[int], per_other: int, rng) -> None:
+def create_follows(*, readers: list[int], followed: list[int], others: list[int], per_other: int) -> None:
+    """The readers follow ``followed``; each of ``others`` follows ``per_other`` random accounts (duplicates
+    and self-follows dropped): one set-based statement per reader and one for the others, the random picks
+    made by the database."""
+    from django.db import connection, transaction
     from django.utils import timezone
+    from seed import FOLLOW_TABLE, USER_TABLE, _series
 
-    from apps.social.models import Follow
-
-    now, everyone = _db_time(timezone.now()), followed + others
-    pairs = [(reader, user_id) for user_id in followed]
-    for user_id in others:
-        pairs += [(user_id, f) for f in rng.sample(everyone, per_other) if f != user_id]
-    insert_rows(Follow, ["follower_id", "followee_id", "created_at"], ((a, b, now) for a, b in pairs))
+    now, everyone = _db_time(timezone.now()), sorted(followed + others)
+    if everyone != list(range(everyone[0], everyone[0] + len(everyone))):
+        sys.exit("The accounts' ids are not contiguous; cannot pick followees in SQL.")
+    insert = f"INSERT INTO {FOLLOW_TABLE} (follower_id, followee_id, created_at)"
+    with transaction.atomic(), connection.cursor() as cursor:
+        for reader in readers:
+            cursor.execute(f"{insert} SELECT %s, id, %s FROM {USER_TABLE} WHERE id >= %s AND id <= %s",  # noqa: S608
+                           [reader, now, min(followed), max(followed)])
+        if not others or not per_other:
+            return
+        prefix, series = _series()
+        pick = "abs(random()) %% %s" if connection.vendor == "sqlite" else "floor(random() * %s)::bigint"
+        unflat = " LIMIT -1" if connection.vendor == "sqlite" else ""
+        cursor.execute(
+            f"{prefix}{insert} SELECT follower, followee, %s FROM (SELECT u.id AS follower, "  # noqa: S608
+            # LIMIT -1: SQLite would otherwise flatten the subquery and draw random() again for the WHERE.
+            f"%s + {pick} AS followee FROM {USER_TABLE} AS u, {series} WHERE u.id >= %s AND u.id <= %s{unflat}) AS p "
+            "WHERE follower <> followee ON CONFLICT DO NOTHING",
+            ([per_other, now, everyone[0], len(everyone), min(others), max(others)] if connection.vendor == "sqlite"
+             else [now, everyone[0], len(everyone), per_other, min(others), max(others)]),
+        )
 
 
 def create_posts(*, authors: list[int], count: int, rng, label: str) -> None:
@@ -177,8 +193,33 @@ def create_other_posts(*, authors: list[int], count: int) -> None:
             bar.update(size)
 
 
-def fill_feeds(*, reader: int, followed: list[int], users: list[int], rng) -> int:
-    """The reader's feed as fan-out leaves it (the newest capped entries), and filler feeds; the reader's size."""
+def create_celebrity_posts(*, celebrities: list[int], per_celebrity: int, rng) -> None:
+    """``per_celebrity`` posts by each celebrity, uniform over the last week: their recent posts."""
+    from django.utils import timezone
+
+    from apps.posts.models import Post
+
+    now, week = timezone.now(), 7 * 24 * 3600
+    columns = ["author_id", "created_at", "caption", "photo", "photo_thumbnail", "width", "height", "blurhash",
+               "city", "country_code", "grid_cell", "likes_count", "comments_count"]
+    fixed = ("bench", "bench/photo.jpg", "bench/thumb.jpg", 1080, 1080, "", "", "", "", 0, 0)
+    insert_rows(Post, columns, ((author, _db_time(now - timedelta(seconds=rng.uniform(0, week))), *fixed)
+                                for author in celebrities for _ in range(per_celebrity)))
+
+
+def _fill(store, *, user_id: int, authors: list[int], cap: int) -> int:
+    from apps.dispense.feeds import FeedItem
+    from apps.posts.models import Post
+
+    newest = Post.objects.filter(author_id__in=authors).order_by("-created_at", "-id")  # a literal list: set-up only
+    refs = list(newest.values_list("id", "author_id", "created_at")[:cap])
+    store.write([FeedItem(user_id, *ref) for ref in refs])
+    return len(refs)
+
+
+def fill_feeds(*, readers: dict[int, list[int]], users: list[int], rng) -> dict[int, int]:
+    """Each reader's feed as fan-out leaves it (the newest capped posts of ``readers[reader]``), and filler
+    feeds; the size of each reader's feed."""
     from django.conf import settings
     from django.db.models import Max
 
@@ -186,26 +227,47 @@ def fill_feeds(*, reader: int, followed: list[int], users: list[int], rng) -> in
     from apps.posts.models import Post
 
     cap, store = settings.DISPENSE_FEED_CAP, feed_store()
-    newest = Post.objects.filter(author_id__in=followed).order_by("-created_at", "-id")  # a literal list: set-up only
-    store.write([FeedItem(reader, *ref) for ref in newest.values_list("id", "author_id", "created_at")[:cap]])
-    store.trim(user_id=reader, keep=cap)
+    sizes = {reader: _fill(store, user_id=reader, authors=authors, cap=cap) for reader, authors in readers.items()}
     last_id = Post.objects.aggregate(Max("id"))["id__max"]
     for user_id in tqdm(users, desc="other feeds", unit="feed"):
         sample = Post.objects.filter(id__in=rng.sample(range(1, last_id + 1), cap))
         store.write([FeedItem(user_id, *ref) for ref in sample.values_list("id", "author_id", "created_at")])
-    return min(cap, Post.objects.filter(author_id__in=followed).count())
+    return sizes
 
 
-def build(args, rng) -> tuple[int, int]:
-    """All the data; (the reader's id, the number of entries in the reader's feed)."""
-    ids = create_users(1 + args.following + args.others)
-    reader, followed, others = ids[0], ids[1 : 1 + args.following], ids[1 + args.following :]
-    create_follows(reader=reader, followed=followed, others=others, per_other=args.background_follows, rng=rng)
+def make_celebrities(*, celebrities: list[int], pure_reader: int) -> None:
+    """The pure reader's list of followed celebrities is read (and cached: none) before anyone is one, as
+    for a reader in a network where every post is fanned out; then ``celebrities`` become celebrities,
+    since long enough that no reader's cached list predates it."""
+    from django.utils import timezone
+
+    from apps.accounts.models import User
+    from apps.dispense.models import Celebrity
+    from apps.dispense.selectors import celebrities_followed
+
+    if celebrities_followed(user=User.objects.get(pk=pure_reader)) != []:
+        sys.exit("The pure reader follows celebrities already.")
+    since = timezone.now() - timedelta(days=30)
+    Celebrity.objects.bulk_create(Celebrity(user_id=user_id, since=since) for user_id in celebrities)
+
+
+def build(args, rng) -> dict:
+    """All the data: the readers' ids (the hybrid one, the all-fanned-out one), the celebrities, feed sizes."""
+    ids = create_users(2 + args.following + args.others)
+    reader, pure, followed, others = ids[0], ids[1], ids[2 : 2 + args.following], ids[2 + args.following :]
+    create_follows(readers=[reader, pure], followed=followed, others=others, per_other=args.background_follows)
     create_posts(authors=followed, count=args.posts, rng=rng, label="followed posts")
+    celebrities = followed[: args.celebrities]
+    if celebrities:
+        create_celebrity_posts(celebrities=celebrities, per_celebrity=args.celebrity_posts, rng=rng)
     if others:
         create_other_posts(authors=others, count=args.other_posts)
     feed_users = rng.sample(others, min(args.other_feeds, len(others)))
-    return reader, fill_feeds(reader=reader, followed=followed, users=feed_users, rng=rng)
+    fanned_out = [user_id for user_id in followed if user_id not in set(celebrities)]
+    sizes = fill_feeds(readers={reader: fanned_out, pure: followed}, users=feed_users, rng=rng)
+    if celebrities:
+        make_celebrities(celebrities=celebrities, pure_reader=pure)
+    return {"reader": reader, "pure": pure, "celebrities": celebrities, "sizes": sizes}
 
 
 # --- the reads ------------------------------------------------------------------------
@@ -287,17 +349,118 @@ def summary(args, *, bench, feed_size: int, store_times: list[float], read_times
     ]
 
 
+# --- the hybrid feed (--celebrities) ----------------------------------------------------
+
+
+def measure_hybrid(*, bench, data: dict, befores: list, block: int) -> dict[str, list[float]]:
+    """Seconds of each feed page through the hybrid path (the store's page merged with the followed
+    celebrities' posts), through the same selector for the reader whose feed holds everything (pure
+    fan-out), and of fan-out on read, the kinds alternating block by block; checks that they agree."""
+    from apps.accounts.models import User
+    from apps.dispense.selectors import feed_entries, feed_page_ids
+
+    hybrid, pure = User.objects.get(pk=data["reader"]), User.objects.get(pk=data["pure"])
+
+    def page(user):
+        return lambda before: feed_page_ids(user=user, cursor=before.encode() if before else None, limit=PAGE_SIZE)[0]
+
+    def entries(user):  # the feed read alone, as the store page is in the plain benchmark: no graph check
+        return lambda before: [e.post_id for e in feed_entries(user=user, before=before, limit=PAGE_SIZE)]
+
+    reads = {"hybrid": page(hybrid), "pure": page(pure),
+             "on read": lambda before: bench.fanout_on_read(user_id=pure.pk, before=before, limit=PAGE_SIZE),
+             "hybrid read": entries(hybrid), "pure read": entries(pure)}
+    times: dict[str, list[float]] = {name: [] for name in reads}
+    for number, start in enumerate(range(0, len(befores), block)):
+        chunk = befores[start : start + block]
+        order = list(reads)[number % len(reads):] + list(reads)[: number % len(reads)]
+        results = {name: [_timed(lambda before=before, name=name: reads[name](before)) for before in chunk]
+                   for name in order}
+        for i in range(len(chunk)):
+            (_, merged), (_, fanned), (_, computed), (_, merged_read), (_, fanned_read) = (
+                results[name][i] for name in reads)
+            if merged_read[: len(fanned)] != fanned or fanned_read != fanned:
+                sys.exit(f"Read {start + i}: the feed reads disagree with the pages.")
+            # The capped feed's last page is short, where the others go on into older posts.
+            if not fanned or merged[: len(fanned)] != fanned or computed[: len(fanned)] != fanned:
+                sys.exit(f"Read {start + i}: the hybrid, pure and on-read pages disagree "
+                         f"({merged[:3]}..., {fanned[:3]}..., {computed[:3]}...).")
+        for name in reads:
+            times[name] += [seconds for seconds, _ in results[name]]
+    return times
+
+
+def celebrity_list_seconds(*, reader: int, reads: int = 50) -> list[float]:
+    """Seconds of listing the reader's followed celebrities uncached (each reader's list, once a minute)."""
+    from apps.accounts.models import User
+    from apps.dispense.selectors import celebrities_followed, celebrities_followed_forget
+
+    user, times = User.objects.get(pk=reader), []
+    for _ in range(reads):
+        celebrities_followed_forget(user_id=reader)
+        times.append(_timed(lambda: celebrities_followed(user=user))[0])
+    return times
+
+
+def hybrid_summary(args, *, bench, data: dict, times: dict[str, list[float]], listing: list[float]) -> list:
+    ms = {name: (harness.percentile(t, 50) * 1000, harness.percentile(t, 99) * 1000) for name, t in times.items()}
+    cost = ms["hybrid"][1] / ms["pure"][1]
+    faster = (ms["on read"][0] / ms["hybrid"][0], ms["on read"][1] / ms["hybrid"][1])
+    read_faster = (ms["on read"][0] / ms["hybrid read"][0], ms["on read"][1] / ms["hybrid read"][1])
+    return [
+        ("followed accounts (celebrities among them)", f"{args.following:,} ({len(data['celebrities'])})"),
+        ("posts by followed / by celebrities (last 7 days) / by others",
+         f"{args.posts:,} / {len(data['celebrities']) * args.celebrity_posts:,} / {args.other_posts:,}"),
+        ("feed entries: hybrid reader (no celebrity posts) / pure reader",
+         f"{data['sizes'][data['reader']]} / {data['sizes'][data['pure']]}"),
+        ("store", args.store), ("database", bench.describe()),
+        ("reads of each (page size)", f"{len(times['hybrid'])} ({PAGE_SIZE})"),
+        ("hybrid page p50 / p99 (ms)", f"{ms['hybrid'][0]:.2f} / {ms['hybrid'][1]:.2f}"),
+        ("pure fan-out page p50 / p99 (ms)", f"{ms['pure'][0]:.2f} / {ms['pure'][1]:.2f}"),
+        ("fan-out on read p50 / p99 (ms)", f"{ms['on read'][0]:.2f} / {ms['on read'][1]:.2f}"),
+        ("followed celebrities listed uncached p50 / p99 (ms; once a minute per reader)",
+         f"{harness.percentile(listing, 50) * 1000:.2f} / {harness.percentile(listing, 99) * 1000:.2f}"),
+        ("feed read alone (store page + merge, no graph check): hybrid p50 / p99 (ms)",
+         f"{ms['hybrid read'][0]:.2f} / {ms['hybrid read'][1]:.2f}"),
+        ("feed read alone: pure (the store page) p50 / p99 (ms)",
+         f"{ms['pure read'][0]:.2f} / {ms['pure read'][1]:.2f}"),
+        ("hybrid p99 / pure p99 (pages; feed reads alone)",
+         f"{cost:.2f}x; {ms['hybrid read'][1] / ms['pure read'][1]:.2f}x"),
+        ("fan-out on read / hybrid, p50 / p99 (pages)", f"{faster[0]:.1f}x / {faster[1]:.1f}x"),
+        ("fan-out on read / hybrid feed read alone, p50 / p99",
+         f"{read_faster[0]:.1f}x / {read_faster[1]:.1f}x"),
+        ("goal hybrid p99 <= 2 x pure p99 met (pages)", harness.yes_no(cost <= 2)),
+        (f"goal fan-out on read p99 >= {GOAL} x hybrid p99 met (pages; feed read alone)",
+         f"{harness.yes_no(faster[1] >= GOAL)}; {harness.yes_no(read_faster[1] >= GOAL)}"),
+    ]
+
+
+def hybrid_main(args, *, bench, data: dict) -> None:
+    befores = cursors(reader=data["pure"], pages=args.pages)
+    measure_hybrid(bench=bench, data=data, befores=befores[:30], block=args.block)  # warm-up, lists cached
+    times = measure_hybrid(bench=bench, data=data, befores=befores, block=args.block)
+    listing = celebrity_list_seconds(reader=data["reader"])
+    harness.print_summary("Feed-read benchmark: the hybrid feed", hybrid_summary(
+        args, bench=bench, data=data, times=times, listing=listing))
+
+
 def main() -> None:
     args = parse_args()
-    harness.setup(args)
+    # A reader's cached list of followed celebrities lives for the whole run (it is listed once a minute
+    # in production; celebrity_list_seconds measures that separately).
+    harness.setup(args, DISPENSE_CELEBRITY_CACHE_SECONDS="86400")
     from stores import store_bench
 
     bench, rng = store_bench(args.store), random.Random(SEED)  # noqa: S311  test data, not secrets
     started = time.perf_counter()
-    reader, feed_size = build(args, rng)
+    data = build(args, rng)
     bench.after_load()
     bench.settle()
     print(f"Data built in {time.perf_counter() - started:.1f} s.")
+    if args.celebrities:
+        hybrid_main(args, bench=bench, data=data)
+        return
+    reader, feed_size = data["reader"], data["sizes"][data["reader"]]
     if args.explain:
         print(bench.explain(user_id=reader, limit=PAGE_SIZE))
     befores = cursors(reader=reader, pages=args.pages)

@@ -126,3 +126,9 @@ def user_ids_after(*, after: int, limit: int) -> list[int]:
     """Up to ``limit`` ids of active users above ``after``, ascending (for sweeps over every user)."""
     users = User.objects.filter(is_active=True, pk__gt=after).order_by("pk")
     return list(users.values_list("pk", flat=True)[:limit])
+
+
+def user_followers_count(*, user_id: int) -> int:
+    """A user's follower count as stored (0 for an unknown id)."""
+    counts = User.objects.filter(pk=user_id).values_list("followers_count", flat=True)
+    return next(iter(counts), 0)

@@ -6,6 +6,7 @@ class DispenseConfig(AppConfig):
     label = "dispense"
 
     def ready(self) -> None:
-        from apps.dispense import checks, receivers  # noqa: F401  importing checks registers them
+        # Importing checks registers them; importing tasks declares the actors the services send to by name.
+        from apps.dispense import checks, receivers, tasks  # noqa: F401
 
         receivers.connect()

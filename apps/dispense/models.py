@@ -1,5 +1,5 @@
-"""Dispense: fan-out jobs (an outbox) with their batches, a deleted user's former followers, and the SQL
-feed store's table."""
+"""Dispense: fan-out jobs (an outbox) with their batches, a deleted user's former followers, the
+celebrities whose posts are merged at read time, and the SQL feed store's table."""
 
 from django.db import models
 from django.utils import timezone
@@ -27,6 +27,8 @@ class DispenseJob(models.Model):
         # A deleted user's posts out of the feeds of everyone who followed them (FormerFollower rows),
         # in batches like a fan-out: the follows themselves are gone by the time it runs.
         PURGE = "purge"
+        # A former celebrity's recent post into every follower's feed (it was merged at read time until now).
+        REPUBLISH = "republish"
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
@@ -44,9 +46,19 @@ class DispenseJob(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Fan-outs: when their first and their last batch of feeds was written (set as the job ends, from
+    # the batch rows: no row shared by every batch). The lag of a post is last_delivery_at - post_created_at.
+    first_delivery_at = models.DateTimeField(null=True, blank=True)
+    last_delivery_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["state", "updated_at"], name="dispense_job_state_idx")]
+        indexes = [
+            models.Index(fields=["state", "updated_at"], name="dispense_job_state_idx"),
+            # The lag selector: a kind's jobs by the time of their post.
+            models.Index(fields=["kind", "post_created_at"], name="dispense_job_kind_post_idx"),
+            # A deleted post's jobs (cancel its fan-out; was it ever fanned out?).
+            models.Index(fields=["post_id"], name="dispense_job_post_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.state})"
@@ -91,6 +103,41 @@ class FormerFollower(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.job_id}: follower {self.follower_id}"
+
+
+class Celebrity(models.Model):
+    """An author whose posts are merged into their followers' feeds at read time instead of fanned out.
+
+    An author becomes one at ``DISPENSE_CELEBRITY_FOLLOWERS`` followers and starts leaving below
+    ``DISPENSE_CELEBRITY_EXIT_FOLLOWERS`` (lower: an author at the threshold must not flap in and out,
+    each exit costs a re-fan-out). A leaving celebrity's recent posts are being fanned out again;
+    reads keep merging their posts until those jobs are done, then the row goes."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        LEAVING = "leaving"
+
+    user_id = models.BigIntegerField(primary_key=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    since = models.DateTimeField(default=timezone.now, help_text="When they became one.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "celebrities"
+
+    def __str__(self) -> str:
+        return f"celebrity {self.user_id} ({self.status})"
+
+
+class CelebrityPost(models.Model):
+    """A celebrity's post, merged at read time: no fan-out, so its lag is zero (the lag selector counts these)."""
+
+    post_id = models.BigIntegerField(primary_key=True)
+    author_id = models.BigIntegerField()
+    post_created_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"celebrity post {self.post_id}"
 
 
 class FeedEntry(models.Model):

@@ -11,27 +11,22 @@ from apps.dispense.models import DispenseJob
 
 
 def on_post_published(sender, *, post, **kwargs) -> None:
-    services.job_record_fanout(
-        kind=DispenseJob.Kind.PUBLISH, post_id=post.pk, author_id=post.author_id, created_at=post.created_at
-    )
+    services.post_dispense(post_id=post.pk, author_id=post.author_id, created_at=post.created_at)
     transaction.on_commit(
         lambda: services.own_entry_write(post_id=post.pk, author_id=post.author_id, created_at=post.created_at)
     )
 
 
 def on_post_deleted(sender, *, post_id, author_id, created_at, **kwargs) -> None:
-    services.publish_cancel(post_id=post_id)
-    services.job_record_fanout(
-        kind=DispenseJob.Kind.DELETE, post_id=post_id, author_id=author_id, created_at=created_at
-    )
+    services.post_undispense(post_id=post_id, author_id=author_id, created_at=created_at)
 
 
 def on_followed(sender, *, follower_id, followee_id, **kwargs) -> None:
-    services.job_record_follow(kind=DispenseJob.Kind.FOLLOW, follower_id=follower_id, followee_id=followee_id)
+    services.follow_dispense(kind=DispenseJob.Kind.FOLLOW, follower_id=follower_id, followee_id=followee_id)
 
 
 def on_unfollowed(sender, *, follower_id, followee_id, **kwargs) -> None:
-    services.job_record_follow(kind=DispenseJob.Kind.UNFOLLOW, follower_id=follower_id, followee_id=followee_id)
+    services.follow_dispense(kind=DispenseJob.Kind.UNFOLLOW, follower_id=follower_id, followee_id=followee_id)
 
 
 def on_follows_removing(sender, *, user_id, **kwargs) -> None:
@@ -40,6 +35,7 @@ def on_follows_removing(sender, *, user_id, **kwargs) -> None:
 
 
 def on_user_deleting(sender, *, user, **kwargs) -> dict[str, int]:
+    services.celebrity_forget(user_id=user.pk)
     removed = services.feed_drop(user_id=user.pk)
     return {"home feed entries": removed} if removed else {}
 

@@ -41,8 +41,10 @@ def dispense_failed_task(message: dict, retry_info: dict) -> None:
 @cron("*/5 * * * *")
 @dramatiq.actor(queue_name="dispense", max_retries=0)
 def dispense_sweep_task() -> None:
-    """Every 5 minutes: re-send failed, stuck and never-sent jobs; drop finished jobs after a week."""
+    """Every 5 minutes: re-send failed, stuck and never-sent jobs; let finished exits of celebrities go;
+    drop finished jobs after a week."""
     services.jobs_retry()
+    services.celebrities_settle()
     services.jobs_purge_done(older_than=timedelta(days=settings.DISPENSE_KEEP_DONE_DAYS))
 
 

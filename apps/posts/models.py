@@ -34,7 +34,9 @@ class Post(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["author", "-created_at"], name="posts_post_author_created_idx"),
+            # Newest first with the id as the tie-break, the feeds' (created_at, id) order: an author's page and
+            # the hybrid feed's merge of celebrities' posts read it in index order, with no sort step.
+            models.Index(fields=["author", "-created_at", "-id"], name="posts_post_author_newest_idx"),
             models.Index(fields=["created_at"], name="posts_post_created_idx"),
         ]
         constraints = [

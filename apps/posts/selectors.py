@@ -7,8 +7,10 @@ user on the page for the viewer (``is_following``).
 """
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import cache
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet, Subquery, Value
 
 from apps.accounts.models import User
@@ -232,6 +234,79 @@ def post_refs_for_author(*, author_id: int, limit: int) -> list[tuple[int, datet
     """The author's latest ``limit`` posts as ``(id, created_at)``, newest first (for feed backfill)."""
     posts = Post.objects.filter(author_id=author_id).order_by("-created_at", "-id")
     return list(posts.values_list("id", "created_at")[:limit])
+
+
+POST_TABLE = Post._meta.db_table  # a constant, never input
+# SQLite allows at most 500 terms in a compound SELECT (SQLITE_MAX_COMPOUND_SELECT).
+SQLITE_UNION_MAX = 400
+
+
+def _newest_of_author_sql(*, author: str, bounded: bool, floored: bool) -> str:
+    """One author's newest posts (below a bound, from a floor) on the (author, -created_at, -id) index, in
+    its order."""
+    where = f"author_id = {author}"
+    if bounded:  # created_at <= bound makes the index range; the row comparison settles ties on the id
+        where += " AND created_at <= %s AND (created_at, id) < (%s, %s)"
+    if floored:
+        where += " AND created_at >= %s AND (created_at, id) >= (%s, %s)"
+    return (f"SELECT id, author_id, created_at FROM {POST_TABLE} WHERE {where} "  # noqa: S608
+            "ORDER BY created_at DESC, id DESC LIMIT %s")
+
+
+@cache
+def _newest_of_authors_sql(*, vendor: str, authors: int, bounded: bool, floored: bool) -> str:
+    # Built once per shape: the text of a merge of 20 authors is long, and this runs on every feed page.
+    order = "ORDER BY created_at DESC, id DESC LIMIT %s"
+    if vendor == "postgresql":
+        one = _newest_of_author_sql(author="a.author", bounded=bounded, floored=floored)
+        return f"SELECT p.* FROM unnest(%s::bigint[]) AS a(author) CROSS JOIN LATERAL ({one}) AS p {order}"  # noqa: S608
+    one = _newest_of_author_sql(author="%s", bounded=bounded, floored=floored)
+    if authors <= SQLITE_UNION_MAX:
+        terms = (f"SELECT * FROM ({one}) AS a{n}" for n in range(authors))  # noqa: S608  constants only
+        return " UNION ALL ".join(terms) + f" {order}"
+    # Very many authors on SQLite: one IN over their index ranges, sorted (correct, slower).
+    return one.replace("author_id = %s", f"author_id IN ({', '.join(['%s'] * authors)})", 1)
+
+
+def _aware(moment: datetime | str) -> datetime:
+    # Plain cursors on SQLite hand back text through a compound SELECT, or naive UTC datetimes.
+    moment = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _newest_of_authors_args(*, vendor: str, author_ids: list[int], bound: list, limit: int) -> list:
+    if vendor == "postgresql":
+        return ["{" + ",".join(map(str, author_ids)) + "}", *bound, limit, limit]
+    if len(author_ids) <= SQLITE_UNION_MAX:
+        return [value for author_id in author_ids for value in (author_id, *bound, limit)] + [limit]
+    return [*author_ids, *bound, limit]
+
+
+def _key_params(key: tuple[datetime, int] | None) -> list:
+    if key is None:
+        return []
+    moment = connection.ops.adapt_datetimefield_value(key[0])
+    return [moment, moment, key[1]]
+
+
+def post_refs_for_authors(
+    *, author_ids: Sequence[int], before: tuple[datetime, int] | None, limit: int,
+    floor: tuple[datetime, int] | None = None,
+) -> list[tuple[int, int, datetime]]:
+    """The newest ``limit`` posts of all ``author_ids`` together, strictly below ``before`` and from ``floor``
+    on (both (created_at, id)), as ``(id, author_id, created_at)``, newest first; one query, ``limit`` index
+    rows per author at most (each author's own index range, merged), however many posts they have."""
+    author_ids = sorted(set(author_ids))
+    if not author_ids or limit <= 0:
+        return []
+    bound = _key_params(before) + _key_params(floor)
+    vendor = connection.vendor
+    sql = _newest_of_authors_sql(vendor=vendor, authors=len(author_ids), bounded=before is not None,
+                                 floored=floor is not None)
+    args = _newest_of_authors_args(vendor=vendor, author_ids=author_ids, bound=bound, limit=limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        return [(row[0], row[1], _aware(row[2])) for row in cursor.fetchall()]
 
 
 def post_exists(*, post_id: int) -> bool:

@@ -39,6 +39,13 @@ def following_ids(*, follower_id: int, user_ids: Iterable[int]) -> set[int]:
     return {row["followee_id"] for row in _followed_among.rows(follower_id=follower_id, user_ids=user_ids)}
 
 
+def following_ids_among(*, follower_id: int, among: QuerySet) -> list[int]:
+    """The users ``follower_id`` follows among ``among`` (a queryset of user ids, e.g. another app's
+    ``values("user_id")``), ascending, in one query: the ids never travel to Python."""
+    follows = Follow.objects.filter(follower_id=follower_id, followee_id__in=among)
+    return list(follows.order_by("followee_id").values_list("followee_id", flat=True))
+
+
 def users_annotate_is_following(queryset: QuerySet, viewer: User | None) -> QuerySet:
     """Annotate a User queryset with ``is_following`` (the viewer follows the user); for accounts' hook."""
     return queryset.annotate(is_following=_is_followed_by(viewer, "pk"))

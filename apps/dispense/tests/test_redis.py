@@ -139,7 +139,7 @@ def published_job(redis_url):
     author = UserFactory()
     fans = UserFactory.create_batch(FOLLOWERS)
     Follow.objects.bulk_create(Follow(follower=fan, followee=author) for fan in fans)
-    with mock.patch("apps.dispense.services.job_send"), transaction.atomic():
+    with mock.patch("apps.dispense.services.jobs.send_on_commit"), transaction.atomic():
         post = Post.objects.create(author=author, photo="p.jpg", photo_thumbnail="t.jpg", width=1, height=1)
         from apps.posts import signals
 

@@ -19,7 +19,7 @@ from apps.common.exceptions import InvalidInput
 from apps.dispense import services, tasks
 from apps.dispense.feeds import FeedItem, feed_store
 from apps.dispense.models import DispenseBatch, DispenseJob, State
-from apps.dispense.services import JobFacts
+from apps.dispense.services import JobFacts, batches, follows, sweeper
 from apps.dispense.tests.factories import (
     DispenseBatchFactory,
     DispenseJobFactory,
@@ -154,7 +154,8 @@ def test_failed_follow_records_no_job(user, sent):
 
 
 def test_own_entry_write_failure_is_logged_and_left_to_the_job(user, caplog):
-    with mock.patch("apps.dispense.services.feed_store", side_effect=Boom("down")), caplog.at_level(logging.WARNING):
+    down = mock.patch("apps.dispense.services.jobs.feed_store", side_effect=Boom("down"))
+    with down, caplog.at_level(logging.WARNING):
         services.own_entry_write(post_id=1, author_id=user.pk, created_at=timezone.now())
 
     assert "the job will" in caplog.text
@@ -220,8 +221,8 @@ def test_batch_interrupted_after_writing_resumes_without_duplicates_or_loss(user
     followers = followers_of(user, 5)
     post = publish(user)
     job = DispenseJob.objects.get()
-    done = services._batch_done
-    monkeypatch.setattr(services, "_batch_done", mock.Mock(side_effect=Boom("killed")))
+    done = batches._batch_done
+    monkeypatch.setattr(batches, "_batch_done", mock.Mock(side_effect=Boom("killed")))
 
     with pytest.raises(Boom):
         services.batch_run(job_id=job.pk, start_after=0)
@@ -230,7 +231,7 @@ def test_batch_interrupted_after_writing_resumes_without_duplicates_or_loss(user
     batch = job.batches.get(start_after=0)
     assert (batch.state, batch.last_error) == (State.RUNNING, "Boom: killed")
 
-    monkeypatch.setattr(services, "_batch_done", done)
+    monkeypatch.setattr(batches, "_batch_done", done)
     assert services.batch_run(job_id=job.pk, start_after=0) == 4
     run_chain(job)
 
@@ -246,14 +247,14 @@ def test_two_copies_of_a_batch_running_at_once_count_it_once(user, small_batches
     followers = followers_of(user, 2)
     post = publish(user)
     job = DispenseJob.objects.get()
-    deliver = services._deliver
+    deliver = batches._deliver
 
     def deliver_while_a_copy_runs(**kwargs):
-        monkeypatch.setattr(services, "_deliver", deliver)
+        monkeypatch.setattr(batches, "_deliver", deliver)
         assert services.batch_run(job_id=job.pk, start_after=0) == 3  # the other copy, start to end
         return deliver(**kwargs)
 
-    monkeypatch.setattr(services, "_deliver", deliver_while_a_copy_runs)
+    monkeypatch.setattr(batches, "_deliver", deliver_while_a_copy_runs)
 
     services.batch_run(job_id=job.pk, start_after=0)  # its writes add nothing (the count may say so)
 
@@ -270,7 +271,7 @@ def test_retried_batch_keeps_where_it_ends_though_the_graph_changed_meanwhile(us
     post = publish(user)
     job = DispenseJob.objects.get()
     with monkeypatch.context() as patch, pytest.raises(Boom):
-        patch.setattr(services, "_deliver", mock.Mock(side_effect=Boom("store down")))
+        patch.setattr(batches, "_deliver", mock.Mock(side_effect=Boom("store down")))
         services.batch_run(job_id=job.pk, start_after=0)  # claimed, ends at ids[2], handed on; then failed
     Follow.objects.filter(followee=user, follower_id=ids[1]).delete()  # an unfollow inside the batch
     FollowFactory(followee=user, follower=UserFactory())  # and a new follower at the end
@@ -294,7 +295,7 @@ def test_replay_of_a_batch_finished_by_a_run_killed_before_the_completion_check_
     publish(user)
     job = DispenseJob.objects.get()
     with monkeypatch.context() as patch, pytest.raises(Boom):
-        patch.setattr(services, "_finish_if_complete", mock.Mock(side_effect=Boom("killed")))
+        patch.setattr(batches, "job_finish_if_complete", mock.Mock(side_effect=Boom("killed")))
         services.batch_run(job_id=job.pk, start_after=0)
     assert (DispenseJob.objects.get().state, job.batches.get().state) == (State.RUNNING, State.DONE)
 
@@ -307,7 +308,7 @@ def test_replay_of_a_batch_finished_by_a_run_killed_before_the_completion_check_
 def test_batch_error_is_recorded_on_job_and_batch_and_raised(user, monkeypatch):
     publish(user)
     job = DispenseJob.objects.get()
-    monkeypatch.setattr(services, "_deliver", mock.Mock(side_effect=Boom("x" * 3000)))
+    monkeypatch.setattr(batches, "_deliver", mock.Mock(side_effect=Boom("x" * 3000)))
 
     with pytest.raises(Boom):
         services.batch_run(job_id=job.pk, start_after=0)
@@ -346,7 +347,7 @@ def test_message_for_an_unrecorded_batch_is_counted_and_the_job_still_ends(user,
 def test_batch_pause_setting_sleeps_between_writing_and_recording(user, settings, monkeypatch):
     settings.DISPENSE_BATCH_PAUSE_SECONDS = 0.25
     sleep = mock.Mock()
-    monkeypatch.setattr(services.time, "sleep", sleep)
+    monkeypatch.setattr(batches.time, "sleep", sleep)
     publish(user)
 
     run_chain(DispenseJob.objects.get())
@@ -458,7 +459,7 @@ def test_unfollow_removes_the_followees_posts_and_keeps_the_others(user, other_u
 
 def test_follow_error_is_recorded_and_raised(user, other_user, monkeypatch):
     job = follow_job(user, other_user)
-    monkeypatch.setattr(services, "post_refs_for_author", mock.Mock(side_effect=Boom("db")))
+    monkeypatch.setattr(follows, "post_refs_for_author", mock.Mock(side_effect=Boom("db")))
 
     with pytest.raises(Boom):
         services.follow_run(job_id=job.pk)
@@ -612,7 +613,7 @@ def test_retry_leaves_a_job_done_when_its_resent_batch_finishes_at_once(user, sm
     services.batch_run(job_id=job.pk, start_after=0)
     second, third = sorted(f.pk for f in followers)[2], sorted(f.pk for f in followers)[5]
     with monkeypatch.context() as patch, pytest.raises(Boom):
-        patch.setattr(services, "_deliver", mock.Mock(side_effect=Boom("store down")))
+        patch.setattr(batches, "_deliver", mock.Mock(side_effect=Boom("store down")))
         services.batch_run(job_id=job.pk, start_after=second)  # hands on the third batch, then fails
     services.job_fail(job_id=job.pk, start_after=second, error="Boom: store down")
 
@@ -642,7 +643,7 @@ def test_retry_of_a_job_that_finished_meanwhile_sends_nothing(sent, monkeypatch,
         DispenseJob.objects.filter(pk=job.pk).update(state=State.DONE)  # a late copy of its message finished it
         return found
 
-    monkeypatch.setattr(services, "jobs_to_retry", found_then_finished)
+    monkeypatch.setattr(sweeper, "jobs_to_retry", found_then_finished)
 
     services.jobs_retry()
 

@@ -14,9 +14,10 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from apps.accounts.tests.factories import UserFactory
-from apps.dispense import services, tasks
+from apps.dispense import tasks
 from apps.dispense.feeds import FeedItem, feed_store
 from apps.dispense.models import DispenseJob, State
+from apps.dispense.services import batches, follows, jobs
 from apps.dispense.tests.factories import (
     DispenseJobFactory,
     FanoutJobFactory,
@@ -106,8 +107,8 @@ def test_worker_killed_mid_batch_resumes_from_its_progress_without_duplicates_or
     user, drain, small_batches, fast_retries, monkeypatch
 ):
     followers = followers_of(user, 7)
-    killed = fail_once(services._batch_done, RuntimeError("worker killed"))
-    monkeypatch.setattr(services, "_batch_done", killed)
+    killed = fail_once(batches._batch_done, RuntimeError("worker killed"))
+    monkeypatch.setattr(batches, "_batch_done", killed)
 
     post = publish(user)
     drain()
@@ -123,7 +124,7 @@ def test_worker_killed_mid_batch_resumes_from_its_progress_without_duplicates_or
 def test_batch_that_exhausts_its_retries_fails_and_retry_command_completes_it(user, drain, fast_retries, monkeypatch):
     fast_retries(1)
     followers = followers_of(user, 2)
-    monkeypatch.setattr(services, "_deliver", mock.Mock(side_effect=RuntimeError("store down")))
+    monkeypatch.setattr(batches, "_deliver", mock.Mock(side_effect=RuntimeError("store down")))
 
     post = publish(user)
     drain()
@@ -148,7 +149,7 @@ def test_batch_that_exhausts_its_retries_fails_and_retry_command_completes_it(us
 
 def test_follow_job_that_exhausts_its_retries_is_marked_failed(user, other_user, drain, fast_retries, monkeypatch):
     fast_retries(0)
-    monkeypatch.setattr(services, "post_refs_for_author", mock.Mock(side_effect=RuntimeError("posts down")))
+    monkeypatch.setattr(follows, "post_refs_for_author", mock.Mock(side_effect=RuntimeError("posts down")))
 
     social_services.follow_create(follower=user, followee_id=other_user.pk)
     drain()
@@ -163,7 +164,7 @@ def test_follow_job_that_exhausts_its_retries_is_marked_failed(user, other_user,
 def test_sweep_resends_a_job_whose_message_never_left(user, drain, monkeypatch):
     follower = FollowFactory(followee=user).follower
     with monkeypatch.context() as patch:
-        patch.setattr(services, "job_send", mock.Mock())  # the process died between commit and send
+        patch.setattr(jobs, "send_on_commit", mock.Mock())  # the process died between commit and send
         post = publish(user)
     DispenseJob.objects.update(created_at=timezone.now() - LONG_AGO)
     assert DispenseJob.objects.get().enqueued_at is None

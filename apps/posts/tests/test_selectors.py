@@ -168,3 +168,51 @@ def test_parse_id_accepts_database_ids(value):
 def test_parse_id_refuses_anything_else(value):
     with pytest.raises(ValueError):
         selectors.parse_id(value)
+
+
+# --- post_refs_for_authors: the hybrid feed's merge of several authors' newest posts -------------
+
+
+def refs_expected(posts, before, limit, floor=None):
+    keys = sorted(((p.created_at, p.pk, p.author_id) for p in posts), reverse=True)
+    keys = [k for k in keys if (before is None or (k[0], k[1]) < before) and (floor is None or (k[0], k[1]) >= floor)]
+    return [(pk, author, at) for at, pk, author in keys[:limit]]
+
+
+@pytest.fixture
+def many_posts():
+    authors = UserFactory.create_batch(4)
+    start = timezone.now() - timedelta(days=1)
+    # Ties on created_at across and within authors: the id settles them.
+    return authors, [PostFactory(author=authors[n % 4], created_at=start + timedelta(seconds=n // 3))
+                     for n in range(30)]
+
+
+@pytest.mark.parametrize("limit", [1, 5, 40])
+def test_post_refs_for_authors_merges_newest_first_below_the_bound(many_posts, limit):
+    authors, posts = many_posts
+    chosen = [a.pk for a in authors[:3]]
+    mine = [p for p in posts if p.author_id in chosen]
+    ordered = sorted(mine, key=lambda p: (p.created_at, p.pk))
+    low, middle = ((p.created_at, p.pk) for p in (ordered[3], ordered[len(mine) // 2]))
+
+    for before, floor in ((None, None), (middle, None), (None, low), (middle, low)):
+        refs = selectors.post_refs_for_authors(author_ids=chosen, before=before, floor=floor, limit=limit)
+        assert refs == refs_expected(mine, before, limit, floor)
+
+
+def test_post_refs_for_authors_with_more_authors_than_sqlite_unions_take(many_posts, monkeypatch):
+    authors, posts = many_posts
+    monkeypatch.setattr(selectors, "SQLITE_UNION_MAX", 2)
+    selectors._newest_of_authors_sql.cache_clear()
+    try:
+        refs = selectors.post_refs_for_authors(author_ids=[a.pk for a in authors], before=None, limit=7)
+    finally:
+        selectors._newest_of_authors_sql.cache_clear()
+
+    assert refs == refs_expected(posts, None, 7)
+
+
+def test_post_refs_for_authors_of_nobody_runs_no_query(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert selectors.post_refs_for_authors(author_ids=[], before=None, limit=30) == []

@@ -1,0 +1,32 @@
+"""Sending background messages by actor name, so services never import their app's tasks.
+
+An app's ``tasks`` module imports its ``services`` (each actor calls one service); a service that
+imported ``tasks`` back would make a cycle. Services send by the actor's name instead, as zulip's
+``queue_event_on_commit`` and pretix's on-commit task base do. The actor must be declared by the
+time a message leaves: every app that sends imports its ``tasks`` in its ``AppConfig.ready()``.
+"""
+
+from collections.abc import Callable
+
+import dramatiq
+from django.db import transaction
+
+
+def send(actor_name: str, *args: object) -> None:
+    """Send a message to the actor named ``actor_name`` now."""
+    dramatiq.get_broker().get_actor(actor_name).send(*args)
+
+
+def send_on_commit(
+    actor_name: str, *args: object, robust: bool = False, then: Callable[[], object] | None = None
+) -> None:
+    """Send a message to the named actor once the current transaction commits (at once outside one),
+    then call ``then`` (e.g. to note that it left). ``robust``: a broker error is logged by Django and
+    skips ``then``, but never reaches the caller whose transaction has already committed."""
+
+    def deliver() -> None:
+        send(actor_name, *args)
+        if then is not None:
+            then()
+
+    transaction.on_commit(deliver, robust=robust)
