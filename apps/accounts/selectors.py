@@ -118,3 +118,9 @@ def user_ids_after(*, after: int, limit: int) -> list[int]:
     """Up to ``limit`` ids of active users above ``after``, ascending (for sweeps over every user)."""
     users = User.objects.filter(is_active=True, pk__gt=after).order_by("pk")
     return list(users.values_list("pk", flat=True)[:limit])
+
+
+def user_places() -> QuerySet:
+    """Active users as rows ``(id, grid_cell, country_code, created_at)``; blank cell and country without a
+    last known location (rankings join their scores with it)."""
+    return User.objects.filter(is_active=True).order_by().values("id", "grid_cell", "country_code", "created_at")

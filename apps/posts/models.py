@@ -62,7 +62,11 @@ class Like(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["post", "user"], name="posts_like_unique_post_user")]
-        indexes = [models.Index(fields=["post", "-created_at"], name="posts_like_post_created_idx")]
+        indexes = [
+            models.Index(fields=["post", "-created_at"], name="posts_like_post_created_idx"),
+            # The rankings count one period's likes (apps.posts.selectors: likes_received_*).
+            models.Index(fields=["created_at"], name="posts_like_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Like of {self.post_id} by {self.user_id}"
@@ -77,7 +81,10 @@ class Comment(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["post", "created_at"], name="posts_comment_post_created_idx")]
+        indexes = [
+            models.Index(fields=["post", "created_at"], name="posts_comment_post_created_idx"),
+            models.Index(fields=["created_at"], name="posts_comment_created_idx"),  # the rankings' periods
+        ]
 
     def __str__(self) -> str:
         return f"Comment {self.pk} on {self.post_id}"
