@@ -48,7 +48,9 @@ class Ranking(models.Model):
 class RankEntry(models.Model):
     """What both kinds of entry share: where, which place, the score."""
 
-    ranking = models.ForeignKey(Ranking, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the scope index below leads with it. Every index costs the job a write and a
+    # delete per entry (bench/rank.py), so entries have just two: by scope (the API) and by user or post.
+    ranking = models.ForeignKey(Ranking, on_delete=models.CASCADE, related_name="+", db_index=False)
     generation = models.PositiveIntegerField()
     scope_kind = models.CharField(max_length=7, choices=Scope.choices)
     scope = models.CharField(max_length=20, blank=True, help_text="H3 cell, country code, or empty for the world")
@@ -76,7 +78,6 @@ class UserRank(RankEntry):
             models.Index(
                 fields=["ranking", "generation", "scope_kind", "scope", "rank"], name="ranking_userrank_scope_idx"
             ),
-            models.Index(fields=["user"], name="ranking_userrank_user_idx"),
         ]
 
     def __str__(self) -> str:
@@ -92,7 +93,6 @@ class PostRank(RankEntry):
             models.Index(
                 fields=["ranking", "generation", "scope_kind", "scope", "rank"], name="ranking_postrank_scope_idx"
             ),
-            models.Index(fields=["post"], name="ranking_postrank_post_idx"),
         ]
 
     def __str__(self) -> str:
@@ -107,11 +107,7 @@ class Unfollow(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [
-            models.Index(fields=["created_at"], name="ranking_unfollow_created_idx"),
-            models.Index(fields=["follower"], name="ranking_unfollow_follower_idx"),
-            models.Index(fields=["followee"], name="ranking_unfollow_followee_idx"),
-        ]
+        indexes = [models.Index(fields=["created_at"], name="ranking_unfollow_created_idx")]
 
     def __str__(self) -> str:
         return f"{self.follower_id} unfollowed {self.followee_id}"

@@ -30,8 +30,6 @@ class Follow(models.Model):
             models.Index(fields=["follower", "-created_at", "-id"], name="social_follow_follower_idx"),
             # Fan-out walks a user's followers in follower-id order, a batch at a time (index-only on PostgreSQL).
             models.Index(fields=["followee", "follower"], name="social_follow_fanout_idx"),
-            # The weekly user ranking counts one period's new followers (followers_gained_per_user).
-            models.Index(fields=["created_at"], name="social_follow_created_idx"),
         ]
 
     def __str__(self) -> str:
