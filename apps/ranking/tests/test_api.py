@@ -266,3 +266,18 @@ def test_a_re_run_is_seen_whole_or_not_at_all_at_every_step(auth_client):
     services.users_rank(period=WEEK, progress=read)
 
     assert seen == [(step, before, before) for step in services.STEPS[:-1]] + [("swap", after, after)]
+
+
+def test_an_entry_whose_user_or_post_went_meanwhile_is_skipped(auth_client):
+    from apps.ranking.models import PostRank, Ranking, UserRank
+
+    (ada,) = ranked_users(None)
+    (photo,) = ranked_posts(None)
+    for model, kind, ref in ((UserRank, Ranking.Kind.USERS, "user_id"), (PostRank, Ranking.Kind.POSTS, "post_id")):
+        ranking = Ranking.objects.get(kind=kind)
+        # An id whose row was deleted between the scoring and the insert (the keys have no database constraint).
+        model.objects.create(ranking=ranking, generation=ranking.generation, scope_kind="world", scope="", rank=0,
+                             position=0, score=99, **{ref: 10**9})
+
+    assert ids(auth_client.get(USERS, {"period": WEEK.name}).json()["world"]) == [ada.pk]
+    assert ids(auth_client.get(POSTS, {"period": DAY.name}).json()["world"]) == [photo.pk]
