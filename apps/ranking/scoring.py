@@ -99,17 +99,25 @@ def users_scored(period: Period) -> Statement:
     ctes, params = _with(inputs)
     names = [name for name in inputs if name != "places"]
     boost_num, boost_den = NEW_ACCOUNT_BOOST
+    # Driven from the users with LEFT JOINs: 20-25% faster than a UNION ALL of the inputs re-grouped by
+    # user, on both databases (bench/rank.py data); a user with none of the inputs is no candidate.
+    counts = ", ".join(f"COALESCE({name}.n, 0) AS {name}" for name in names)
+    joins = " ".join(f"LEFT JOIN {name} ON {name}.ref = places.id" for name in names)
+    anything = " OR ".join(f"{name}.n IS NOT NULL" for name in names)
     sql = f"""
         CREATE TEMPORARY TABLE {SCORED_USERS} AS
         WITH {", ".join(ctes)},
-        parts AS ({_summed(names)}),
+        parts AS (
+            SELECT places.id AS ref, {counts}, places.grid_cell AS cell, places.country_code AS country,
+                (places.created_at >= %s AND places.created_at < %s) AS new_account
+            FROM places {joins} WHERE {anything}
+        ),
         base AS (
-            SELECT parts.*, places.grid_cell AS cell, places.country_code AS country,
-                (places.created_at >= %s AND places.created_at < %s) AS new_account,
+            SELECT parts.*,
                 {USER_LIKE} * likes + {USER_COMMENT} * comments + {USER_FOLLOWER} * followers
                 + {USER_UNFOLLOW} * unfollows
                 + {USER_POST} * (CASE WHEN posts > {USER_POSTS_CAP} THEN {USER_POSTS_CAP} ELSE posts END) AS points
-            FROM parts JOIN places ON places.id = parts.ref
+            FROM parts
         ),
         scored AS (
             SELECT base.*,
