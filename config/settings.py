@@ -375,6 +375,12 @@ DISPENSE_CELEBRITY_EXIT_FOLLOWERS = env.int(
 # How long a reader's list of followed celebrities is cached (their own follows and unfollows clear it).
 DISPENSE_CELEBRITY_CACHE_SECONDS = env.int("DISPENSE_CELEBRITY_CACHE_SECONDS", default=60)
 
+# --- Ranking: top users per week, top posts per day ----------------------------------------
+RANKING_KEEP = env.int("RANKING_KEEP", default=1000)  # entries kept per scope (cell, country, world)
+RANKING_SHOWN = env.int("RANKING_SHOWN", default=30)  # entries per list in GET /top/users and /top/posts
+# A run's claim on its period older than this belongs to a dead process and may be taken over.
+RANKING_STALE_AFTER_SECONDS = env.int("RANKING_STALE_AFTER_SECONDS", default=3600)
+
 # --- Cassandra (optional: feeds when one database server is no longer enough) ----------
 # Unset CASSANDRA_HOSTS means no Cassandra at all: no app, no alias, nothing connects.
 CASSANDRA_HOSTS = env.list("CASSANDRA_HOSTS", default=[])

@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("apps.posts.urls")),
     path("", include("apps.accounts.urls")),
     path("", include("apps.dispense.urls")),
+    path("", include("apps.ranking.urls")),
     path("time", ServerTimeApi.as_view(), name="server-time"),
 ]
 

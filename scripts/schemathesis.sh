@@ -159,6 +159,11 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401",
 include-name = "POST /api/v1/users/{user_id}/follow"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 
+# ... a period that matches the pattern but is no ISO week or date (2021-W53, 2026-02-30) or has not ended yet ...
+[[operations]]
+include-name = ["GET /api/v1/top/users", "GET /api/v1/top/posts"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
+
 # ... and uploads: bytes that are not an image (415), an empty file, latitude without longitude (400).
 [[operations]]
 include-name = ["POST /api/v1/posts", "PUT /api/v1/users/me/picture"]

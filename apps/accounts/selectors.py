@@ -132,3 +132,9 @@ def user_followers_count(*, user_id: int) -> int:
     """A user's follower count as stored (0 for an unknown id)."""
     counts = User.objects.filter(pk=user_id).values_list("followers_count", flat=True)
     return next(iter(counts), 0)
+
+
+def user_places() -> QuerySet:
+    """Active users as rows ``(id, grid_cell, country_code, created_at)``; blank cell and country without a
+    last known location (rankings join their scores with it)."""
+    return User.objects.filter(is_active=True).order_by().values("id", "grid_cell", "country_code", "created_at")

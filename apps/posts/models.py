@@ -64,7 +64,9 @@ class Like(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["post", "user"], name="posts_like_unique_post_user")]
-        indexes = [models.Index(fields=["post", "-created_at"], name="posts_like_post_created_idx")]
+        # The likes of a post newest first; with ``user`` it also covers the rankings' per-period counts
+        # (likes_received_*: the period's likes of each post, not the liker's own), read from the index alone.
+        indexes = [models.Index(fields=["post", "-created_at", "user"], name="posts_like_post_created_idx")]
 
     def __str__(self) -> str:
         return f"Like of {self.post_id} by {self.user_id}"
@@ -79,7 +81,8 @@ class Comment(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["post", "created_at"], name="posts_comment_post_created_idx")]
+        # A post's comments oldest first; ``author`` makes it cover the rankings' counts too (like likes).
+        indexes = [models.Index(fields=["post", "created_at", "author"], name="posts_comment_post_created_idx")]
 
     def __str__(self) -> str:
         return f"Comment {self.pk} on {self.post_id}"

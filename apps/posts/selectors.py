@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from functools import cache
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Value
 
 from apps.accounts.models import User
 from apps.accounts.selectors import user_columns, user_get, user_row, user_rows_mark_for_viewer, users_mark_for_viewer
@@ -312,3 +312,50 @@ def post_refs_for_authors(
 def post_exists(*, post_id: int) -> bool:
     """Whether the post is still there (not deleted)."""
     return Post.objects.filter(pk=post_id).exists()
+
+
+# --- per-period aggregates, for the rankings (apps.ranking composes them into one statement) ------
+# Each is a GROUP BY queryset of rows ``(ref, n)``: the database does the counting, and a caller that
+# compiles it (``.query.sql_with_params()``) into a bigger statement never brings rows to Python.
+# A like or comment on one's own post is not counted: it says nothing about anyone else's interest.
+
+
+def _likes_by_others(*, start: datetime, end: datetime) -> QuerySet[Like]:
+    likes = Like.objects.filter(created_at__gte=start, created_at__lt=end)
+    return likes.exclude(user_id=F("post__author_id")).order_by()
+
+
+def _comments_by_others(*, start: datetime, end: datetime) -> QuerySet[Comment]:
+    comments = Comment.objects.filter(created_at__gte=start, created_at__lt=end)
+    return comments.exclude(author_id=F("post__author_id")).order_by()
+
+
+def likes_received_per_author(*, start: datetime, end: datetime) -> QuerySet:
+    """Likes made in ``[start, end)`` on others' posts, per post author: rows ``(ref=author id, n)``."""
+    return _likes_by_others(start=start, end=end).values(ref=F("post__author_id")).annotate(n=Count("pk"))
+
+
+def comments_received_per_author(*, start: datetime, end: datetime) -> QuerySet:
+    """Comments made in ``[start, end)`` on others' posts, per post author: rows ``(ref=author id, n)``."""
+    return _comments_by_others(start=start, end=end).values(ref=F("post__author_id")).annotate(n=Count("pk"))
+
+
+def likes_received_per_post(*, start: datetime, end: datetime) -> QuerySet:
+    """Likes made in ``[start, end)`` by others than the author, per post: rows ``(ref=post id, n)``."""
+    return _likes_by_others(start=start, end=end).values(ref=F("post_id")).annotate(n=Count("pk"))
+
+
+def comments_received_per_post(*, start: datetime, end: datetime) -> QuerySet:
+    """Comments made in ``[start, end)`` by others than the author, per post: rows ``(ref=post id, n)``."""
+    return _comments_by_others(start=start, end=end).values(ref=F("post_id")).annotate(n=Count("pk"))
+
+
+def posts_made_per_author(*, start: datetime, end: datetime) -> QuerySet:
+    """Posts published in ``[start, end)`` (and not deleted), per author: rows ``(ref=author id, n)``."""
+    posts = Post.objects.filter(created_at__gte=start, created_at__lt=end).order_by()
+    return posts.values(ref=F("author_id")).annotate(n=Count("pk"))
+
+
+def post_places() -> QuerySet:
+    """Visible posts (author active) as rows ``(id, author_id, grid_cell, country_code)``; blank when no place."""
+    return Post.objects.filter(author__is_active=True).order_by().values("id", "author_id", "grid_cell", "country_code")

@@ -1,9 +1,10 @@
 """Follow graph reads: follower and following lists, and who the viewer follows."""
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet, Value
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Value
 
 from apps.accounts.models import User
 from apps.accounts.selectors import user_columns, user_get, user_row
@@ -123,3 +124,9 @@ def follower_ids_between(*, user_id: int, after: int, upto: int | None) -> list[
     with connection.cursor() as cursor:
         cursor.execute(f"{sql} ORDER BY follower_id", params)
         return [row[0] for row in cursor.fetchall()]
+
+
+def followers_gained_per_user(*, start: datetime, end: datetime) -> QuerySet:
+    """Follows made in ``[start, end)`` that still stand, per followee: rows ``(ref=user id, n)`` (rankings)."""
+    follows = Follow.objects.filter(created_at__gte=start, created_at__lt=end).order_by()
+    return follows.values(ref=F("followee_id")).annotate(n=Count("pk"))
