@@ -1,7 +1,7 @@
 """Compute the daily post ranking (also run every night by the scheduler: rank_posts_task)."""
 
 from apps.ranking import periods, services
-from apps.ranking.management.commands._rank import RankCommand
+from apps.ranking.management.base import RankCommand
 
 
 class Command(RankCommand):

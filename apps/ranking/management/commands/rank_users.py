@@ -1,7 +1,7 @@
 """Compute the weekly user ranking (also run every Monday by the scheduler: rank_users_task)."""
 
 from apps.ranking import periods, services
-from apps.ranking.management.commands._rank import RankCommand
+from apps.ranking.management.base import RankCommand
 
 
 class Command(RankCommand):
