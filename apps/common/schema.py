@@ -245,7 +245,8 @@ class AutoSchema(openapi.AutoSchema):
 
 
 class StrictCharFieldExtension(OpenApiSerializerFieldExtension):
-    """A trimmed string that must not be empty says so: some character that is not whitespace.
+    """A trimmed string that must not be blank (DRF's ``allow_blank`` off, or ``min_length``) says so: some
+    character that is not whitespace.
 
     DRF strips whitespace (Python's ``str.strip``, which takes ``\\x1c``-``\\x1f`` too) before checking
     ``min_length``, so ``minLength: 1`` alone would call ``"\\u001f"`` valid; the server refuses it.
@@ -256,6 +257,6 @@ class StrictCharFieldExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
-        if self.target.trim_whitespace and (self.target.min_length or 0) >= 1:
+        if self.target.trim_whitespace and (not self.target.allow_blank or (self.target.min_length or 0) >= 1):
             schema["pattern"] = r"\S"
         return schema

@@ -243,3 +243,11 @@ def test_the_schema_documents_the_answers_api_md_names(operations, contract):
             assert statuses <= documented, f"{key}: API.md names {statuses}, the schema has {sorted(documented)}"
             success = {status for status in documented if status < "300"}
             assert success == {status for status in statuses if status < "300"}, f"{key}: success {success}"
+
+
+def test_strings_the_server_refuses_blank_say_so_with_a_pattern(schema):
+    # DRF trims and refuses a blank string unless allow_blank: "   " must not look schema-valid.
+    components = schema["components"]["schemas"]
+    assert components["FacebookLinkInputRequest"]["properties"]["access_token"]["pattern"] == r"\S"
+    assert components["LoginInputRequest"]["properties"]["login"]["pattern"] == r"\S"
+    assert "pattern" not in components["LoginInputRequest"]["properties"]["password"]  # not trimmed: any characters
