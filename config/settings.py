@@ -296,9 +296,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"axes_without_request": {"()": "apps.common.logging.AxesWithoutRequestFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # The API's login authenticates without a request (axes guards the admin's): no ERROR for each.
+        "axes.handlers.proxy": {"filters": ["axes_without_request"]},
+        "axes.handlers.database": {"filters": ["axes_without_request"]},
+    },
 }
 
 # Last-active time is written at most once per this many seconds per user.

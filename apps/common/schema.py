@@ -244,12 +244,22 @@ class AutoSchema(openapi.AutoSchema):
                 headers["WWW-Authenticate"] = {"$ref": "#/components/headers/WWW-Authenticate"}
 
 
+# Some character that Python's str.strip() keeps: DRF trims with it, and it takes more than a regex's
+# \s does in JSON Schema validators (the ASCII separators U+001C to U+001F, and U+0085 are whitespace to
+# Python but not to ECMAScript or Rust regexes, which call U+FEFF whitespace and Python does not).
+# Spelled with \uXXXX escapes, which ECMAScript, Python's re and Rust's regex read alike.
+NOT_BLANK_PATTERN = (
+    "[^\\t\\n\\u000b\\u000c\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000]"
+)
+
+
 class StrictCharFieldExtension(OpenApiSerializerFieldExtension):
     """A trimmed string that must not be blank (DRF's ``allow_blank`` off, or ``min_length``) says so: some
-    character that is not whitespace.
+    character that ``str.strip`` keeps (``NOT_BLANK_PATTERN``).
 
-    DRF strips whitespace (Python's ``str.strip``, which takes ``\\x1c``-``\\x1f`` too) before checking
-    ``min_length``, so ``minLength: 1`` alone would call ``"\\u001f"`` valid; the server refuses it.
+    DRF strips whitespace before checking ``min_length``, so ``minLength: 1`` alone would call ``"\\u001f"``
+    valid; the server refuses it. ``\\S`` would too, in the validators Schemathesis and clients use.
     """
 
     target_class = "apps.common.fields.StrictCharField"
@@ -258,5 +268,5 @@ class StrictCharFieldExtension(OpenApiSerializerFieldExtension):
     def map_serializer_field(self, auto_schema, direction):
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
         if self.target.trim_whitespace and (not self.target.allow_blank or (self.target.min_length or 0) >= 1):
-            schema["pattern"] = r"\S"
+            schema["pattern"] = NOT_BLANK_PATTERN
         return schema

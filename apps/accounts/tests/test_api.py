@@ -1,5 +1,6 @@
 import hashlib
 import io
+import logging
 from datetime import timedelta
 from urllib.parse import urlparse
 
@@ -225,6 +226,21 @@ def test_login_with_bad_credentials_is_unauthorized(api_client, login_value, pas
 
     assert_error(response, 401, "invalid_credentials")
     assert not AccessToken.objects.exists()
+
+
+def test_a_wrong_api_password_logs_no_error(api_client, caplog):
+    # django-axes guards the admin's login; for the API's (no request passed) it logged two ERROR lines
+    # per wrong password. The failure itself is still logged, at INFO.
+    UserFactory(email="ada@example.com")
+
+    with caplog.at_level(logging.INFO):
+        response = api_client.post(LOGIN, {"login": "ada@example.com", "password": "nope", "device_id": "d"},
+                                   format="json")
+
+    assert_error(response, 401, "invalid_credentials")
+    axes = [record for record in caplog.records if record.name.startswith("axes")]
+    assert axes, "axes still hears of the failed login"
+    assert [record.getMessage() for record in axes if record.levelno >= logging.WARNING] == []
 
 
 def test_login_of_an_inactive_user_is_unauthorized(api_client):

@@ -7,14 +7,19 @@ client cannot parse, a parameter without its bounds is one a client cannot check
 import re
 from urllib.parse import quote
 
+import jsonschema_rs
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from drf_spectacular.drainage import reset_generator_stats
 from drf_spectacular.generators import SchemaGenerator
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from apps.accounts.api import UserSearchApi
 from apps.common.ids import ID_REGEX
+from apps.common.schema import NOT_BLANK_PATTERN
 
 API_MD = settings.BASE_DIR.parent / "shared" / "API.md"
 PREFIX = "/api/v1"
@@ -248,6 +253,28 @@ def test_the_schema_documents_the_answers_api_md_names(operations, contract):
 def test_strings_the_server_refuses_blank_say_so_with_a_pattern(schema):
     # DRF trims and refuses a blank string unless allow_blank: "   " must not look schema-valid.
     components = schema["components"]["schemas"]
-    assert components["FacebookLinkInputRequest"]["properties"]["access_token"]["pattern"] == r"\S"
-    assert components["LoginInputRequest"]["properties"]["login"]["pattern"] == r"\S"
+    assert components["FacebookLinkInputRequest"]["properties"]["access_token"]["pattern"] == NOT_BLANK_PATTERN
+    assert components["LoginInputRequest"]["properties"]["login"]["pattern"] == NOT_BLANK_PATTERN
     assert "pattern" not in components["LoginInputRequest"]["properties"]["password"]  # not trimmed: any characters
+
+
+# Every character str.isspace() takes, and U+FEFF, which regexes call whitespace and Python keeps.
+_WHITESPACE = "".join(chr(code) for code in range(0x110000) if chr(code).isspace()) + "\ufeff"
+
+
+@given(st.text(alphabet=st.sampled_from(_WHITESPACE) | st.characters(), max_size=6))
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_the_not_blank_pattern_agrees_with_the_trim_drf_does(value):
+    # Schemathesis sent login "\u001e": "\S" matched it in jsonschema_rs, DRF stripped it and said blank.
+    blank = not value.strip()
+    assert (re.search(NOT_BLANK_PATTERN, value) is None) == blank
+    valid = jsonschema_rs.validator_for({"type": "string", "pattern": NOT_BLANK_PATTERN}).is_valid(value)
+    assert valid == (not blank)
+
+
+@pytest.mark.parametrize("value", ["\u001e", " \u0085\u3000 ", "\t\u001c"])
+def test_the_server_refuses_what_the_pattern_calls_blank(api_client, value):
+    response = api_client.post("/api/v1/auth/login", {"login": value, "password": "x", "device_id": "d"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["login"] == ["This field may not be blank."]
+    assert re.search(NOT_BLANK_PATTERN, value) is None
