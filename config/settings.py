@@ -349,6 +349,7 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Retries",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
+        "apps.common.scheduling.ScheduledRunsMiddleware",  # the cron actors' last runs (the dashboard)
     ],
 }
 DRAMATIQ_TASKS_DATABASE = "default"
