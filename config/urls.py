@@ -25,6 +25,7 @@ urlpatterns = [
     # The dashboard (apps/analytics/dashboard): charts' views and the dashboard pages, staff only, before
     # the admin's catch-all.
     path("admin/charts/", include("apps.analytics.dashboard.charts_urls")),
+    path("admin/dashboard/", include("apps.analytics.dashboard.urls")),
     path("admin/", admin.site.urls),
     path("favicon.ico", favicon, name="favicon"),  # no icon: 204, not a 404 in every browser's console
 ]

@@ -138,3 +138,9 @@ def user_places() -> QuerySet:
     """Active users as rows ``(id, grid_cell, country_code, created_at)``; blank cell and country without a
     last known location (rankings join their scores with it)."""
     return User.objects.filter(is_active=True).order_by().values("id", "grid_cell", "country_code", "created_at")
+
+
+def users_by_email(*, emails: Iterable[str]) -> dict[str, User]:
+    """The accounts (active or not) of the given emails, by lower-cased email; unknown ones are absent. One query."""
+    wanted = {email.strip().lower() for email in emails if email.strip()}
+    return {user.email.lower(): user for user in User.objects.filter(email__in=wanted)} if wanted else {}
