@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 # (X-Frame-Options stays stock everywhere: check --deploy looks for that exact class.)
 MIDDLEWARE = [
     "apps.common.middleware.RequestIDMiddleware",
+    # Times /api/ requests and hands a record to the background: inside the request id, outside the error shaping.
+    "apps.analytics.middleware.RequestLogMiddleware",
     "apps.common.middleware.JSONErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -140,7 +140,12 @@ def user_places() -> QuerySet:
     return User.objects.filter(is_active=True).order_by().values("id", "grid_cell", "country_code", "created_at")
 
 
-def users_by_email(*, emails: Iterable[str]) -> dict[str, User]:
-    """The accounts (active or not) of the given emails, by lower-cased email; unknown ones are absent. One query."""
-    wanted = {email.strip().lower() for email in emails if email.strip()}
-    return {user.email.lower(): user for user in User.objects.filter(email__in=wanted)} if wanted else {}
+def user_country_codes(*, user_ids: Iterable[int]) -> dict[int, str]:
+    """Each known user's country code (blank without a last known location), in one query."""
+    return dict(User.objects.filter(pk__in=set(user_ids)).order_by().values_list("pk", "country_code"))
+
+
+def user_ids_by_email(*, emails: Iterable[str]) -> dict[str, int]:
+    """Lower-cased email -> user id, for the emails that belong to an account."""
+    wanted = {email.strip().lower() for email in emails}
+    return dict(User.objects.filter(email__in=wanted).values_list("email", "pk"))

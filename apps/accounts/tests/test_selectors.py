@@ -88,13 +88,3 @@ def test_registered_annotator_decorates_every_user_queryset(user, monkeypatch):
     assert selectors.user_get(user_id=user.pk, viewer=user).viewer_marker == user.pk
     assert selectors.user_search(query=user.username, viewer=None).get().viewer_marker == 0
 
-
-@pytest.mark.django_db
-def test_users_by_email_finds_accounts_case_insensitively_and_leaves_unknown_emails_out(django_assert_num_queries):
-    from apps.accounts.selectors import users_by_email
-
-    ada = UserFactory(email="ada@example.com")
-    with django_assert_num_queries(1):
-        found = users_by_email(emails=[" Ada@Example.com", "nobody@example.com", ""])
-    assert found == {"ada@example.com": ada}
-    assert users_by_email(emails=[]) == {}

@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views import View
 
-from apps.accounts.selectors import users_by_email
+from apps.accounts.selectors import user_ids_by_email
 from apps.analytics.dashboard import forms, sources
 from apps.analytics.dashboard.tables import Table, csv_response
 from apps.analytics.models import Period
@@ -131,18 +131,18 @@ class UsersPage(DashboardPage):
 
     def tables(self, data: dict) -> list[Table]:
         emails, start, end = data["emails"], data["from_date"], data["to_date"]
-        found = users_by_email(emails=emails)
+        found = user_ids_by_email(emails=emails)
         unknown = [email for email in emails if email not in found]
         tables = []
         if unknown:
             tables.append(Table("Unknown emails", [("email", "email")], [{"email": e} for e in unknown],
                                 note="No account has these emails."))
         for email in emails:
-            user = found.get(email)
-            if user is None:
+            user_id = found.get(email)
+            if user_id is None:
                 continue
-            requests = [vars_of(log) for log in sources.user_request_logs(user_id=user.pk, start=start, end=end)]
-            errors = [vars_of(log) for log in sources.user_error_logs(user_id=user.pk, start=start, end=end)]
+            requests = [vars_of(log) for log in sources.user_request_logs(user_id=user_id, start=start, end=end)]
+            errors = [vars_of(log) for log in sources.user_error_logs(user_id=user_id, start=start, end=end)]
             tables.append(Table(f"Request logs of {email}", [*LOG, ("duration_ms", "ms"),
                                                              ("app_version", "app version"),
                                                              ("request_id", "request id")], requests))
