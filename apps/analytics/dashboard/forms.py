@@ -126,4 +126,3 @@ class TopUsersForm(DateRangeForm):
     """Weeks (ISO, Monday to Sunday) touching the range: at most 52."""
 
     max_days = 52 * 7
-    from_date = forms.DateField(initial=lambda: _today() - timedelta(weeks=4), widget=DatePicker())

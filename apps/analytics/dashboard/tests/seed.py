@@ -40,10 +40,11 @@ def counters(days: int = 7) -> None:
             for metric in Metric.values:
                 RegionalCounter.objects.create(region=region, period=Period.DAY, start=day.date(), metric=metric,
                                                sent=scale * (offset + 1), received=scale * offset)
+    new_year = start.date().replace(month=1, day=1)
     for region, scale in (("EU", 3), ("NA", 2), ("world", 5)):
         for metric in Metric.values:
-            RegionalCounter.objects.create(region=region, period=Period.YEAR, start=start.date().replace(month=1, day=1),
-                                           metric=metric, sent=scale * 100, received=scale * 90)
+            RegionalCounter.objects.create(region=region, period=Period.YEAR, start=new_year, metric=metric,
+                                           sent=scale * 100, received=scale * 90)
 
 
 def logs(user) -> None:

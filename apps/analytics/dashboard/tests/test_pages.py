@@ -5,6 +5,8 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.accounts.tests.factories import UserFactory
@@ -39,7 +41,9 @@ def test_every_page_answers_staff_with_the_last_7_days_by_default(staff_client, 
     response = staff_client.get(url)
     assert response.status_code == 200
     body = response.content.decode()
-    assert 'class="module dashboard-table"' in body and "errorlist" not in body
+    assert "errorlist" not in body
+    if not url.endswith("/users/"):  # the users page waits for emails
+        assert 'class="module dashboard-table"' in body
     if "from_date" in response.context["form"].fields:
         data = response.context["form"].cleaned_data
         assert data["to_date"] == timezone.now().date()
@@ -136,13 +140,10 @@ def test_system_page_shows_jobs_by_state_failed_jobs_with_retry_link_backlog_and
     assert "dispense" in {row["queue"] for row in backlog.rows}
     runs = {row["actor"]: row for row in scheduler.rows}
     assert runs["feeds_trim_task"]["outcome"] == "failed" and runs["dispense_sweep_task"]["outcome"] == "ok"
-    assert runs["rank_posts_task"]["outcome"] == "never run" if "rank_posts_task" in runs else True
+    assert runs["feeds_trim_task"]["error"] == "RuntimeError: disk full"
 
 
-def test_system_page_costs_the_same_queries_with_many_failed_jobs(staff_client, django_assert_max_num_queries):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
+def test_system_page_costs_the_same_queries_with_many_failed_jobs(staff_client):
     FanoutJobFactory(state=State.FAILED)
     with CaptureQueriesContext(connection) as few:
         staff_client.get("/admin/dashboard/system/")
