@@ -2,7 +2,8 @@
 look), and the PostgreSQL-only Median is not offered on another database."""
 
 from admin_tools_stats import admin as charts_admin
-from admin_tools_stats.models import CachedValue, DashboardStats, DashboardStatsCriteria
+from admin_tools_stats.models import CachedValue, CriteriaToStatsM2M, DashboardStats, DashboardStatsCriteria
+from django import forms
 from django.contrib import admin
 from django.db import connection
 
@@ -32,7 +33,19 @@ class SuperusersChange:
         return request.user.is_active and request.user.is_superuser
 
 
+class DashboardStatsForm(charts_admin.DashboardStatsForm):
+    """The package's form, which also works read-only (a staff member's view has no editable fields)."""
+
+    def __init__(self, *args, **kwargs):
+        forms.ModelForm.__init__(self, *args, **kwargs)
+        if self.instance.pk and "default_multiseries_criteria" in self.fields:
+            self.fields["default_multiseries_criteria"].queryset = CriteriaToStatsM2M.objects.filter(
+                stats=self.instance)
+
+
 class DashboardStatsAdmin(SuperusersChange, charts_admin.DashboardStatsAdmin):
+    form = DashboardStatsForm
+
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if db_field.name in ("type_operation_field_name", "allowed_type_operation_field_name") and field:
