@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Iterable
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Upper
 from social_django.models import UserSocialAuth
 
@@ -149,3 +149,9 @@ def user_ids_by_email(*, emails: Iterable[str]) -> dict[str, int]:
     """Lower-cased email -> user id, for the emails that belong to an account."""
     wanted = {email.strip().lower() for email in emails}
     return dict(User.objects.filter(email__in=wanted).values_list("email", "pk"))
+
+
+def user_email_subquery(ref: str) -> Subquery:
+    """The email of the user whose id is in column ``ref`` of the outer query (for tables that keep the id
+    without a foreign key, such as the analytics logs)."""
+    return Subquery(User.objects.filter(pk=OuterRef(ref)).values("email")[:1])

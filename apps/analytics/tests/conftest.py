@@ -56,3 +56,70 @@ def worker(broker) -> dramatiq.Worker:
     yield worker
     worker.stop()
     broker.middleware[:] = [m for m in broker.middleware if getattr(m, "worker", None) is not worker]
+
+
+# --- Cassandra (CASSANDRA_HOSTS set): the logs keyspace for the session -------------------------------
+# As the dispense tests' feeds keyspace (apps/dispense/tests/conftest.py): only a ``test_`` keyspace,
+# created with sync_cassandra, its tables emptied before each test that uses it, dropped at the end.
+
+
+class CassandraLogs:
+    def __init__(self, keyspace: str) -> None:
+        from apps.analytics.logstore import _store
+
+        self.keyspace = keyspace
+        self.store = _store("cassandra")
+        self.session, _ = self.store._ready()
+
+    def truncate(self) -> None:
+        from apps.analytics.logstore.cassandra import _COLUMNS
+
+        for table in _COLUMNS:
+            self.session.execute(f"TRUNCATE {self.keyspace}.{table}")
+
+    def drop(self) -> None:
+        self.session.execute(f"DROP KEYSPACE IF EXISTS {self.keyspace}")
+        self.session.cluster.shutdown()
+
+
+def _create_logs_keyspace(keyspace: str) -> None:
+    import copy
+    import io
+
+    from django.core.management import call_command
+    from django.db import connections
+
+    from apps.analytics.logstore.cassandra import ALIAS
+
+    wrapper = connections[ALIAS]
+    wrapper.connect()
+    wrapper.connection.session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
+    replication = copy.deepcopy(wrapper.settings_dict["OPTIONS"]["replication"])
+    try:
+        call_command("sync_cassandra", database=ALIAS, stdout=io.StringIO())
+    finally:  # sync_cassandra pops the strategy out of the settings' own dict
+        wrapper.settings_dict["OPTIONS"]["replication"].clear()
+        wrapper.settings_dict["OPTIONS"]["replication"].update(replication)
+
+
+@pytest.fixture(scope="session")
+def cassandra_logs(django_db_blocker):
+    """With CASSANDRA_HOSTS: a fresh ``test_`` logs keyspace for the session, dropped at the end."""
+    from django.conf import settings
+
+    from apps.analytics.logstore.cassandra import ALIAS
+    from apps.dispense.tests.conftest import safe_test_keyspace
+
+    if not settings.CASSANDRA_HOSTS:
+        yield None
+        return
+    try:
+        keyspace = safe_test_keyspace(settings.DATABASES[ALIAS]["NAME"], settings.CASSANDRA_LOGS_KEYSPACE)
+    except RuntimeError as error:
+        pytest.exit(str(error).replace("CASSANDRA_FEEDS_KEYSPACE", "CASSANDRA_LOGS_KEYSPACE"),
+                    returncode=pytest.ExitCode.USAGE_ERROR)
+    with django_db_blocker.unblock():
+        _create_logs_keyspace(keyspace)
+        logs = CassandraLogs(keyspace)
+    yield logs
+    logs.drop()
