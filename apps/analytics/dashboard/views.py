@@ -16,6 +16,7 @@ from apps.accounts.selectors import user_ids_by_email
 from apps.analytics.dashboard import forms, sources
 from apps.analytics.dashboard.tables import Table, csv_response
 from apps.analytics.models import Period
+from apps.analytics.selectors import backlog as analytics_backlog
 from apps.common.queue import backlog
 from apps.common.scheduling import cron_schedules, scheduled_runs
 from apps.dispense.models import State
@@ -24,8 +25,9 @@ from apps.ranking.models import Ranking
 from apps.ranking.selectors import ranking_table
 
 REGIONAL = [(key, label) for key, (_, _, label) in zip(sources.REGIONAL_KEYS, sources.REGIONAL_COLUMNS, strict=True)]
-ENDPOINT = [("requests", "requests"), ("s2xx", "2xx"), ("s3xx", "3xx"), ("s4xx", "4xx"), ("s5xx", "5xx"),
-            ("avg_ms", "avg ms"), ("p95_ms", "p95 ms")]
+ENDPOINT = [("endpoint", "endpoint"), ("method", "method"), ("requests", "requests"), ("s2xx", "2xx"),
+            ("s3xx", "3xx"), ("s4xx", "4xx"), ("s5xx", "5xx"), ("error_rate", "error rate"), ("mean_ms", "avg ms"),
+            ("p50_ms", "p50 ms"), ("p95_ms", "p95 ms"), ("p99_ms", "p99 ms")]
 LOG = [("time", "time"), ("endpoint", "endpoint"), ("method", "method"), ("status", "status")]
 OWNER = [("owner_email", "email"), ("owner_name", "name"), ("owner_created_at", "registered")]
 
@@ -90,12 +92,14 @@ class EndpointsPage(DashboardPage):
 
     def tables(self, data: dict) -> list[Table]:
         hourly = data["granularity"] == "hour"
-        per, totals = sources.endpoint_counters(hourly=hourly, start=data["from_date"], end=data["to_date"],
-                                                endpoints=data["endpoints"])
+        start, end = data["from_date"], data["to_date"]
+        per, totals = sources.endpoint_counters(hourly=hourly, start=start, end=end, endpoints=data["endpoints"])
+        busiest, slowest = sources.endpoints_ranked(start=start, end=end)
         return [
-            Table("Totals per endpoint", [("endpoint", "endpoint"), *ENDPOINT], totals),
-            Table("Per hour" if hourly else "Per day",
-                  [("start", "hour" if hourly else "day"), ("endpoint", "endpoint"), *ENDPOINT], per),
+            Table("Totals per endpoint", ENDPOINT, totals),
+            Table("Per hour" if hourly else "Per day", [("start", "hour" if hourly else "day"), *ENDPOINT], per),
+            Table("Busiest endpoints", ENDPOINT, busiest),
+            Table("Slowest endpoints (p95)", ENDPOINT, slowest),
         ]
 
 
@@ -109,8 +113,8 @@ class ErrorsPage(DashboardPage):
         start, end = data["from_date"], data["to_date"]
         endpoints = data["endpoints"] or sources.endpoints_with_errors(start=start, end=end)
         hourly = sources.hourly_errors(start=start, end=end, endpoints=endpoints)
-        tables = [Table("Errors per hour", [("start", "hour"), ("endpoint", "endpoint"), ("requests", "requests"),
-                                            ("s4xx", "4xx"), ("s5xx", "5xx")], hourly)]
+        tables = [Table("Errors per hour", [("start", "hour"), ("endpoint", "endpoint"), ("method", "method"),
+                                            ("requests", "requests"), ("s4xx", "4xx"), ("s5xx", "5xx")], hourly)]
         for endpoint in endpoints:
             logs = [vars_of(log) for log in sources.endpoint_error_logs(endpoint=endpoint, start=start, end=end)]
             tables.append(Table(f"Error logs of {endpoint}", [*LOG, ("error_code", "error"), ("summary", "summary"),
@@ -138,11 +142,10 @@ class UsersPage(DashboardPage):
             tables.append(Table("Unknown emails", [("email", "email")], [{"email": e} for e in unknown],
                                 note="No account has these emails."))
         for email in emails:
-            user_id = found.get(email)
-            if user_id is None:
+            if email not in found:
                 continue
-            requests = [vars_of(log) for log in sources.user_request_logs(user_id=user_id, start=start, end=end)]
-            errors = [vars_of(log) for log in sources.user_error_logs(user_id=user_id, start=start, end=end)]
+            requests = [vars_of(log) for log in sources.user_request_logs(email=email, start=start, end=end)]
+            errors = [vars_of(log) for log in sources.user_error_logs(email=email, start=start, end=end)]
             tables.append(Table(f"Request logs of {email}", [*LOG, ("duration_ms", "ms"),
                                                              ("app_version", "app version"),
                                                              ("request_id", "request id")], requests))
@@ -207,6 +210,9 @@ class SystemPage(DashboardPage):
 
     def _backlog(self) -> Table:
         rows = [{"queue": b.queue, "waiting": b.waiting, "delayed": b.delayed} for b in backlog()]
+        records = analytics_backlog()
+        rows.append({"queue": "analytics records not yet sent (this web process)", "waiting": records["waiting"],
+                     "delayed": f'{records["dropped"]} dropped'})
         return Table("Worker backlog (messages waiting per queue)",
                      [("queue", "queue"), ("waiting", "waiting"), ("delayed", "delayed (retries, ETAs)")], rows)
 

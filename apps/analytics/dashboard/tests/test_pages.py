@@ -82,8 +82,10 @@ def test_endpoints_page_gives_daily_and_hourly_counts_with_average_and_p95(staff
     totals, per_day = daily[0].rows, daily[1].rows
     assert [row["endpoint"] for row in totals] == ["feed"]
     assert totals[0]["requests"] == 100 + 110 and totals[0]["s5xx"] == 4
-    assert totals[0]["avg_ms"] == pytest.approx(12.0) and 10 <= totals[0]["p95_ms"] <= 15
+    assert totals[0]["mean_ms"] == pytest.approx(12.0) and 10 <= totals[0]["p95_ms"] <= 15
     assert len(per_day) == 2
+    busiest, slowest = daily[2].rows, daily[3].rows
+    assert busiest[0]["endpoint"] == "posts-create" and slowest[0]["endpoint"] == "posts-create"
 
     hourly = staff_client.get("/admin/dashboard/endpoints/", {"granularity": "hour"}).context["tables"]
     assert {row["start"].hour for row in hourly[1].rows} == {9}
