@@ -12,8 +12,14 @@ is left to a raw ``ON DELETE CASCADE``). A receiver:
   because ``user_delete(dry_run=True)`` runs the deletion and rolls it back to count it.
 
 Keyword arguments: ``user`` (the User being deleted).
+
+``logged_out`` is sent by ``tokens_revoke`` once the tokens of a logout are revoked (the API's logout,
+deactivating a user, the admin's device delete), so an app can forget what it tied to those devices
+(push registrations). Keyword arguments: ``user_id: int``, ``scope`` (``this_device``, ``other_devices``
+or ``all_devices``), ``device_id: str | None`` (the device of the token that asked, if known).
 """
 
 from django.dispatch import Signal
 
 user_deleting = Signal()
+logged_out = Signal()

@@ -91,6 +91,7 @@ class PushDelivery(models.Model):
     text = models.CharField(max_length=300, blank=True, default="")
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)  # the last attempt's start (the sweep's clock)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
