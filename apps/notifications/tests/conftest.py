@@ -1,6 +1,7 @@
 """Notification fixtures: the broker's default queue run in the test's thread, push credentials, fakes of
 Apple's and Google's services at the libraries' network boundary."""
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 
@@ -73,8 +74,9 @@ def apns_on(tmp_path, monkeypatch):
     path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()))
     conf = django_settings.PUSH_NOTIFICATIONS_SETTINGS  # the very dict the library reads
-    for name, value in {"APNS_AUTH_KEY_PATH": str(path), "APNS_AUTH_KEY_ID": "KEY1234567",
-                        "APNS_TEAM_ID": "TEAM123456", "APNS_TOPIC": "app.shutter.ios", "APNS_USE_SANDBOX": True}.items():
+    values = {"APNS_AUTH_KEY_PATH": str(path), "APNS_AUTH_KEY_ID": "KEY1234567", "APNS_TEAM_ID": "TEAM123456",
+              "APNS_TOPIC": "app.shutter.ios", "APNS_USE_SANDBOX": True}
+    for name, value in values.items():
         monkeypatch.setitem(conf, name, value)
     return path
 
@@ -95,10 +97,8 @@ def fcm_on(tmp_path, settings):
     yield path
     import firebase_admin
 
-    try:
+    with contextlib.suppress(ValueError):
         firebase_admin.delete_app(firebase_admin.get_app())
-    except ValueError:
-        pass
 
 
 @dataclass
