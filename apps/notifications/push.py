@@ -115,7 +115,7 @@ def _send_apns(registration_id: str, message: Message, outcome: Outcome) -> None
     except APNSServerError as exc:  # no connection to APNs at all
         outcome.fail(registration_id, f"APNs: {exc.status}", transient=True)
     except APNSError as exc:
-        reason = str(exc).rsplit(": ", 1)[-1]
+        reason = str(exc).split("errors: ", 1)[-1]  # "One or more errors failed with errors: <reason>"
         if reason in APNS_DEACTIVATING:
             outcome.deactivated.append(registration_id)  # the library has set it inactive
         else:

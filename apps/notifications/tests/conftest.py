@@ -26,22 +26,25 @@ def broker() -> dramatiq.Broker:
 
 
 @pytest.fixture
-def run_jobs(broker):
-    """Run every message waiting in the default queue (delayed ones too, at once), and what they send, in this
-    thread; returns the actor names run, in order. An actor's error propagates."""
+def run_jobs(broker, django_capture_on_commit_callbacks):
+    """Run every message waiting in the default queue (delayed ones too, at once, unless told not to), and what
+    they send, in this
+    thread, each as if its transaction committed; returns the actor names run, in order. An actor's error
+    propagates."""
 
-    def run() -> list[str]:
+    def run(*, delayed: bool = True) -> list[str]:
         ran = []
         while True:
             messages = []
-            for name in QUEUES:
+            for name in QUEUES if delayed else QUEUES[:1]:
                 queue = broker.queues.get(name)
                 while queue is not None and not queue.empty():
                     messages.append(Message.decode(queue.get_nowait()))
             if not messages:
                 return ran
             for message in messages:
-                broker.get_actor(message.actor_name).fn(*message.args, **message.kwargs)
+                with django_capture_on_commit_callbacks(execute=True):
+                    broker.get_actor(message.actor_name).fn(*message.args, **message.kwargs)
                 ran.append(message.actor_name)
 
     return run
