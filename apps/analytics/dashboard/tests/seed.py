@@ -11,6 +11,7 @@ from apps.analytics.models import EndpointCounter, Metric, Period, RegionalCount
 from apps.common.scheduling import scheduled_run_record
 from apps.dispense.models import State
 from apps.dispense.tests.factories import FanoutJobFactory
+from apps.notifications.models import PushDelivery
 from apps.posts.tests.factories import LikeFactory, PostFactory
 from apps.ranking import periods, services
 
@@ -87,6 +88,14 @@ def jobs() -> None:
         FanoutJobFactory(state=State.FAILED, last_error=error, attempts=8)
 
 
+def pushes() -> None:
+    """Push deliveries over the last days: devices reached and failed."""
+    recipient = UserFactory()
+    for offset in range(4):
+        PushDelivery.objects.create(recipient=recipient, type="like", key=f"seed-{offset}", sent=5 + offset,
+                                    failed=offset % 2, state="sent", created_at=timezone.now() - timedelta(days=offset))
+
+
 def scheduler() -> None:
     scheduled_run_record(actor_name="dispense_sweep_task", schedule="*/5 * * * *",
                          started_at=timezone.now() - timedelta(seconds=2), seconds=1.5)
@@ -98,5 +107,6 @@ def everything(user) -> dict:
     counters()
     logs(user)
     jobs()
+    pushes()
     scheduler()
     return rankings()

@@ -21,7 +21,7 @@ from apps.dispense.tests.factories import FanoutJobFactory
 
 pytestmark = pytest.mark.django_db
 CHART_KEYS = {"requests_per_endpoint", "error_rate", "endpoint_p95", "new_users", "new_posts", "regional_new_users",
-              "fanout_lag", "fanout_deliveries"}
+              "fanout_lag", "fanout_deliveries", "pushes"}
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
 
 
@@ -37,13 +37,18 @@ def test_the_migration_defines_the_charts_shown_on_the_admin_index(client):
 def test_every_chart_answers_its_data_to_staff(client, key):
     seed.counters(days=2)
     seed.jobs()
+    seed.pushes()
     client.force_login(UserFactory(is_staff=True))
     today = datetime.now(UTC).date()
-    response = client.get(f"/admin/charts/chart_data/{key}/",
-                          {"time_since": (today - timedelta(days=2)).isoformat(), "time_until": today.isoformat()})
+    params = {"time_since": (today - timedelta(days=2)).isoformat(), "time_until": today.isoformat()}
+    if key == "pushes":
+        params.update(select_box_operation="", select_box_operation_field="")  # the form: a series per field
+    response = client.get(f"/admin/charts/chart_data/{key}/", params)
     body = response.content.decode()
     assert response.status_code == 200 and "chartShowServerError" not in body
     assert f"data_chart_container_{key}=[{{" in body  # at least one series
+    if key == "pushes":
+        assert '"key": "sent"' in body and '"key": "failed"' in body
 
 
 def test_p95_comes_from_the_summed_histograms_of_each_endpoints_methods():
