@@ -14,6 +14,7 @@ from django.views import View
 
 from apps.accounts.selectors import user_ids_by_email
 from apps.analytics.dashboard import forms, sources
+from apps.analytics.dashboard.charts import time_series
 from apps.analytics.dashboard.tables import Table, csv_response
 from apps.analytics.models import Period
 from apps.analytics.selectors import backlog as analytics_backlog
@@ -36,6 +37,10 @@ def _days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=n) for n in range((end - start).days + 1)]
 
 
+def endpoint_method(row: dict) -> str:
+    return f'{row["method"]} {row["endpoint"]}'
+
+
 class DashboardPage(View):
     """GET only: the form from the query string (or its defaults), the tables, or one table as CSV."""
 
@@ -46,6 +51,10 @@ class DashboardPage(View):
 
     def tables(self, data: dict) -> list[Table]:
         raise NotImplementedError
+
+    def charts(self, data: dict, tables: list[Table]) -> list[dict]:
+        """Time series drawn above the tables (none by default)."""
+        return []
 
     def get(self, request: HttpRequest) -> HttpResponse:
         form = self.form_class(request.GET or None)
@@ -59,6 +68,7 @@ class DashboardPage(View):
         context = {
             **admin.site.each_context(request), "title": self.title, "description": self.description,
             "form": form, "tables": tables, "pages": PAGES, "slug": self.slug,
+            "charts": self.charts(form.cleaned_data, tables) if form.is_valid() else [],
             "query": request.GET.urlencode() if request.GET else "",
         }
         return TemplateResponse(request, "dashboard/page.html", context)
@@ -84,6 +94,12 @@ class RegionsPage(DashboardPage):
             Table("Daily: per day", [("start", "day"), ("region", "region"), *REGIONAL], days),
         ]
 
+    def charts(self, data: dict, tables: list[Table]) -> list[dict]:
+        days = [row for row in tables[3].rows if row["region"] != "world"]
+        return [time_series(chart_id=f"chart-{key}", title=f"{label.capitalize()} per region per day", rows=days,
+                            series=lambda row: row["region"], value=lambda row, key=key: row[key], kind="bar")
+                for key, label in (("new_users_sent", "new users"), ("likes_sent", "likes sent"))]
+
 
 class EndpointsPage(DashboardPage):
     slug, title = "endpoints", "Requests per endpoint"
@@ -100,6 +116,15 @@ class EndpointsPage(DashboardPage):
             Table("Per hour" if hourly else "Per day", [("start", "hour" if hourly else "day"), *ENDPOINT], per),
             Table("Busiest endpoints", ENDPOINT, busiest),
             Table("Slowest endpoints (p95)", ENDPOINT, slowest),
+        ]
+
+    def charts(self, data: dict, tables: list[Table]) -> list[dict]:
+        hourly, per = data["granularity"] == "hour", tables[1].rows
+        return [
+            time_series(chart_id="chart-requests", title="Requests per endpoint", rows=per, series=endpoint_method,
+                        value=lambda row: row["requests"], hourly=hourly),
+            time_series(chart_id="chart-p95", title="p95 duration per endpoint (ms)", rows=per, series=endpoint_method,
+                        value=lambda row: row["p95_ms"], hourly=hourly, y_format=",.1f"),
         ]
 
 
@@ -121,6 +146,11 @@ class ErrorsPage(DashboardPage):
                                                               ("user_id", "user id"), ("request_id", "request id")],
                                 logs))
         return tables
+
+    def charts(self, data: dict, tables: list[Table]) -> list[dict]:
+        return [time_series(chart_id="chart-errors", title="Errors (4xx and 5xx) per hour per endpoint",
+                            rows=tables[0].rows, series=endpoint_method,
+                            value=lambda row: row["s4xx"] + row["s5xx"], kind="bar", hourly=True)]
 
 
 def vars_of(log) -> dict:

@@ -99,6 +99,14 @@ def drawn(driver, graph_key: str) -> bool:
     )
 
 
+def page_chart_drawn(driver, chart_id: str) -> bool:
+    return driver.execute_script(
+        "const svg = document.querySelector('#' + arguments[0] + ' svg');"
+        "return !!svg && svg.querySelectorAll(arguments[1]).length > 0 && !svg.querySelector('.nv-noData');",
+        chart_id, PLOTTED,
+    )
+
+
 def test_staff_see_every_chart_drawn_and_every_dashboard_page_without_errors(browser, live_server, dashboard_data):
     from admin_tools_stats.models import DashboardStats
     from selenium.webdriver.support.ui import WebDriverWait
@@ -118,11 +126,16 @@ def test_staff_see_every_chart_drawn_and_every_dashboard_page_without_errors(bro
     assert console_errors(browser) == []
     assert foreign_resources(browser, base) == []
 
+    drawn_charts = {}
     for page in PAGES:
         browser.get(f"{base}/admin/dashboard/{page.slug}/?emails={staff.email}")
         assert browser.find_element("id", "dashboard-page").get_attribute("data-page") == page.slug
         tables = browser.find_elements("css selector", ".dashboard-table")
         assert tables and any(int(t.get_attribute("data-rows")) > 0 for t in tables), page.slug
+        charts = [c.get_attribute("id") for c in browser.find_elements("css selector", ".dashboard-chart")]
+        WebDriverWait(browser, 20).until(lambda d: all(page_chart_drawn(d, chart) for chart in charts))
+        drawn_charts[page.slug] = len(charts)
         browser.save_screenshot(str(SCREENSHOTS / f"dashboard-{page.slug}.png"))
         assert console_errors(browser) == [], page.slug
         assert foreign_resources(browser, base) == [], page.slug
+    assert drawn_charts["regions"] == 2 and drawn_charts["endpoints"] == 2 and drawn_charts["errors"] == 1

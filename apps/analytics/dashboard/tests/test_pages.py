@@ -178,3 +178,16 @@ def test_a_csv_cell_a_spreadsheet_would_run_is_quoted(staff_client):
     rows = csv_rows(staff_client.get("/admin/dashboard/users/", {"emails": "=evil@example.com", "format": "csv",
                                                                  "table": "0"}))
     assert rows[1] == ["'=evil@example.com"]
+
+
+def test_pages_carry_their_time_series_for_the_browser_to_draw(staff_client):
+    seed.counters(days=3)
+    regions = staff_client.get("/admin/dashboard/regions/").context["charts"]
+    new_users = regions[0]
+    assert [serie["key"] for serie in new_users["series"]] == ["AS", "EU", "NA"]  # the world is their sum
+    assert [point["y"] for point in new_users["series"][1]["values"]] == [9, 6, 3]  # EU, oldest day first
+    assert len({point["x"] for point in new_users["series"][0]["values"]}) == 3
+
+    endpoints = staff_client.get("/admin/dashboard/endpoints/").context["charts"]
+    assert [chart["id"] for chart in endpoints] == ["chart-requests", "chart-p95"]
+    assert {serie["key"] for serie in endpoints[0]["series"]} == {f"GET {name}" for name in seed.ENDPOINTS}
