@@ -87,7 +87,8 @@ def test_unregistered_and_invalid_tokens_are_deactivated_and_counted(committed, 
     committed(social.follow_create, follower=UserFactory(), followee_id=me.pk)
     run_jobs()
 
-    assert sorted(r.device_token for r in apple.requests) == sorted([gone_iphone.registration_id, iphone.registration_id])
+    assert sorted(r.device_token for r in apple.requests) == sorted([gone_iphone.registration_id,
+                                                                     iphone.registration_id])
     assert sorted(m.token for m in google.messages) == sorted([gone_pixel.registration_id, pixel.registration_id])
     assert set(APNSDevice.objects.filter(active=True)) == {iphone}
     assert set(GCMDevice.objects.filter(active=True)) == {pixel}
