@@ -332,3 +332,17 @@ def pushes_resend(*, now: datetime | None = None) -> int:
     for delivery_id in ids:
         queue.send_on_commit("push_send_task", delivery_id, robust=True)
     return len(ids)
+
+
+def pushes_retry(*, delivery_ids: list[int]) -> int:
+    """Send failed pushes again (the admin's action): they go to the devices that missed them; returns how many."""
+    ids = list(PushDelivery.objects.filter(pk__in=delivery_ids, state=State.FAILED).values_list("pk", flat=True))
+    PushDelivery.objects.filter(pk__in=ids).update(state=State.RETRYING, finished_at=None)
+    for delivery_id in ids:
+        queue.send_on_commit("push_send_task", delivery_id, robust=True)
+    return len(ids)
+
+
+def devices_deactivate(*, devices) -> int:
+    """Stop pushing to these devices (a queryset of APNSDevice or GCMDevice; the admin's action); returns how many."""
+    return devices.filter(active=True).update(active=False)
