@@ -233,3 +233,27 @@ def test_a_lost_push_message_is_sent_again_by_the_sweep(me, queued, broker, comm
     assert sorted(args[0] for name, args, _ in queued()) == sorted([late.pk, stuck.pk])
     stuck.refresh_from_db()
     assert stuck.state == "retrying"
+
+
+def test_a_push_service_or_broker_down_never_fails_the_request(apple, monkeypatch, django_capture_on_commit_callbacks):
+    from rest_framework.test import APIClient
+
+    from apps.common import queue
+    from conftest import login
+
+    me, fan = UserFactory(), UserFactory()
+    iphone = APNSDeviceFactory(user=me)
+    apple.answers[iphone.registration_id] = OSError("APNs unreachable")
+    post = PostFactory(author=me)
+    client = APIClient()
+    login(client, fan)
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"/api/v1/posts/{post.pk}/like").status_code == 200  # the push is the actor's
+        monkeypatch.setattr(queue, "send", broker_down)
+        assert client.post(f"/api/v1/users/{me.pk}/follow").status_code == 200  # logged, not raised
+
+    assert apple.requests == []
