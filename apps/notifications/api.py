@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.fields import StrictCharField
+from apps.common.ids import ID_REGEX
 from apps.common.pagination import CursorPagination
 from apps.common.rendering import RenderContext, rendered_page_response
 from apps.notifications import selectors, services
@@ -78,9 +79,15 @@ class NotificationUnreadCountApi(APIView):
 
 class NotificationReadApi(APIView):
     class NotificationReadInputSerializer(serializers.Serializer):
-        up_to = StrictCharField(
-            required=False, help_text="A Notification id: it and every older one are read. Default: all."
+        up_to = serializers.RegexField(
+            f"^{ID_REGEX}$", required=False,
+            help_text="A Notification id: it and every one before it are read. Default: all.",
         )
+
+        def to_internal_value(self, data):
+            if isinstance(data, dict) and "up_to" in data and not isinstance(data["up_to"], str):
+                raise serializers.ValidationError({"up_to": ["Must be a string."]})
+            return super().to_internal_value(data)
 
     @extend_schema(request=NotificationReadInputSerializer, responses={200: UnreadCountSerializer})
     def post(self, request: Request) -> Response:
