@@ -183,7 +183,8 @@ def test_grouped_pages_follow_each_other_with_the_same_queries(auth_client):
     assert small == large <= 4
 
 
-@pytest.mark.parametrize("query", ["grouped=maybe", "cursor=bm9wZQ%3D%3D", "grouped=true&cursor=cD1ub3RhdGltZQ%3D%3D",
+@pytest.mark.parametrize("query", ["grouped=maybe", "grouped=", "grouped=yes", "grouped=1", "grouped=true&grouped=true",
+                                   "cursor=bm9wZQ%3D%3D", "grouped=true&cursor=cD1ub3RhdGltZQ%3D%3D",
                                    "limit=0", "limit=101"])
 def test_bad_list_parameters_are_400(auth_client, query):
     assert_error(auth_client.get(f"{URL}?{query}"), 400)
