@@ -207,7 +207,7 @@ def test_unread_count_and_marking_read_up_to_an_id(auth_client):
     assert theirs.read is False  # another user's notifications are out of reach
 
 
-@pytest.mark.parametrize("up_to", ["x", "01", "-1", 5, None, "9" * 30])
+@pytest.mark.parametrize("up_to", ["x", "01", "-1", 5, None, "9" * 30, "9" * 19])
 def test_read_with_a_bad_up_to_is_400(auth_client, up_to):
     error = assert_error(auth_client.post(f"{URL}/read", {"up_to": up_to}, format="json"), 400)
     assert "up_to" in error["fields"]

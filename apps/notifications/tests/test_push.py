@@ -257,3 +257,41 @@ def test_a_push_service_or_broker_down_never_fails_the_request(apple, monkeypatc
         assert client.post(f"/api/v1/users/{me.pk}/follow").status_code == 200  # logged, not raised
 
     assert apple.requests == []
+
+
+@pytest.mark.parametrize("type, others, text", [
+    ("follow", 0, "Ada started following you"),
+    ("follow", 1, "Ada and 1 other started following you"),
+    ("follow", 5, "Ada and 5 others started following you"),
+    ("like", 0, "Ada liked your photo"),
+    ("like", 1, "Ada and 1 other liked your photo"),
+    ("comment", 0, "Ada commented on your photo"),
+    ("comment", 2, "Ada and 2 others commented on your photo"),
+])
+def test_push_texts(type, others, text):
+    assert services.push_text(type=type, name="Ada", others=others) == text
+
+
+def test_a_replayed_push_message_sends_nothing_twice_and_a_gone_actor_is_someone(committed, run_jobs, apple, me):
+    APNSDeviceFactory(user=me)
+    gone = UserFactory()
+    Notification.objects.create(recipient=me, actor=gone, type="follow")
+    delivery = PushDelivery.objects.create(recipient=me, type="follow", key="follow", actor_id=gone.pk)
+    gone.is_active = False
+    gone.save()
+
+    services.push_deliver(delivery_id=delivery.pk)
+    assert services.push_deliver(delivery_id=delivery.pk) is None  # Dramatiq delivers at least once
+
+    assert [aps(r)["alert"] for r in apple.requests] == ["Someone started following you"]
+
+
+def test_with_push_switched_off_meanwhile_the_delivery_is_skipped(me, settings):
+    Notification.objects.create(recipient=me, actor=UserFactory(), type="follow")
+    delivery = PushDelivery.objects.create(recipient=me, type="follow", key="follow",
+                                           actor_id=Notification.objects.get().actor_id)
+
+    services.push_deliver(delivery_id=delivery.pk)
+
+    delivery.refresh_from_db()
+    assert delivery.state == "skipped" and "Push is off" in delivery.error
