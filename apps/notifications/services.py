@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from push_notifications.models import APNSDevice, GCMDevice
@@ -252,7 +252,8 @@ def _actor_name(actor_id: int | None) -> str:
 
 def push_message(*, delivery: PushDelivery) -> push.Message:
     """What the delivery's push says, with the recipient's unread count as the iOS badge."""
-    text = push_text(type=delivery.type, name=_actor_name(delivery.actor_id), others=delivery.events - 1)
+    with translation.override(settings.LANGUAGE_CODE):  # the server's language (the recipient's is not known)
+        text = push_text(type=delivery.type, name=_actor_name(delivery.actor_id), others=delivery.events - 1)
     data = {"type": delivery.type}
     if delivery.post_id is not None:
         data["post_id"] = str(delivery.post_id)

@@ -295,3 +295,19 @@ def test_with_push_switched_off_meanwhile_the_delivery_is_skipped(me, settings):
 
     delivery.refresh_from_db()
     assert delivery.state == "skipped" and "Push is off" in delivery.error
+
+
+def test_texts_are_translated_into_the_servers_language(committed, run_jobs, apple, me, settings):
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "fr"
+    APNSDeviceFactory(user=me)
+    post = PostFactory(author=me)
+    committed(posts.like_create, post_id=post.pk, user=UserFactory(name="Ada"))
+    run_jobs()
+
+    assert aps(apple.requests[0])["alert"] == "Ada a aimé votre photo"
+    with translation.override("fr"):
+        assert services.push_text(type="follow", name="Ada", others=41) == (
+            "Ada et 41 autres personnes ont commencé à vous suivre"
+        )
