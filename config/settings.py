@@ -219,6 +219,8 @@ REST_FRAMEWORK = {
         "refresh": env.str("THROTTLE_REFRESH", default="60/minute"),
     },
     "NUM_PROXIES": NUM_PROXIES,
+    # JSON only: a `format` query parameter is nobody's (DRF would answer an unknown one 404, undocumented).
+    "URL_FORMAT_OVERRIDE": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

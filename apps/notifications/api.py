@@ -6,11 +6,13 @@ from typing import Any
 from django.db import models
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.fields import StrictCharField
+from apps.common.ids import ID_REGEX
 from apps.common.pagination import CursorPagination
 from apps.common.rendering import RenderContext, rendered_page_response
 from apps.notifications import selectors, services
@@ -34,9 +36,17 @@ class GroupCursorPagination(CursorPagination):
         return models.DateTimeField() if name == "latest_at" else CursorPagination._field_of(queryset, name)
 
 
+def _grouped(request: Request) -> bool:
+    """``grouped`` as the schema types it: absent, ``true`` or ``false``; anything else ("", "yes", "1") is 400."""
+    raw = request.query_params.getlist("grouped")
+    if not raw:
+        return False
+    if len(raw) > 1 or raw[0] not in ("true", "false"):
+        raise ValidationError({"grouped": ["Must be true or false."]})
+    return raw[0] == "true"
+
+
 class NotificationListApi(APIView):
-    class NotificationFilterSerializer(serializers.Serializer):
-        grouped = serializers.BooleanField(required=False, default=False)
 
     @extend_schema(
         parameters=[
@@ -49,10 +59,8 @@ class NotificationListApi(APIView):
         description="The caller's notifications, newest first; grouped with `grouped=true`.",
     )
     def get(self, request: Request) -> Response:
-        filters = self.NotificationFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
         ctx = RenderContext(request)
-        if filters.validated_data["grouped"]:
+        if _grouped(request):
             return self._grouped(request, ctx)
         return rendered_page_response(
             request=request, view=self, queryset=selectors.notification_rows(recipient=request.user),
@@ -78,9 +86,15 @@ class NotificationUnreadCountApi(APIView):
 
 class NotificationReadApi(APIView):
     class NotificationReadInputSerializer(serializers.Serializer):
-        up_to = StrictCharField(
-            required=False, help_text="A Notification id: it and every older one are read. Default: all."
+        up_to = serializers.RegexField(
+            f"^{ID_REGEX}$", required=False,
+            help_text="A Notification id: it and every one before it are read. Default: all.",
         )
+
+        def to_internal_value(self, data):
+            if isinstance(data, dict) and "up_to" in data and not isinstance(data["up_to"], str):
+                raise serializers.ValidationError({"up_to": ["Must be a string."]})
+            return super().to_internal_value(data)
 
     @extend_schema(request=NotificationReadInputSerializer, responses={200: UnreadCountSerializer})
     def post(self, request: Request) -> Response:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from push_notifications.models import APNSDevice, GCMDevice
@@ -252,7 +252,8 @@ def _actor_name(actor_id: int | None) -> str:
 
 def push_message(*, delivery: PushDelivery) -> push.Message:
     """What the delivery's push says, with the recipient's unread count as the iOS badge."""
-    text = push_text(type=delivery.type, name=_actor_name(delivery.actor_id), others=delivery.events - 1)
+    with translation.override(settings.LANGUAGE_CODE):  # the server's language (the recipient's is not known)
+        text = push_text(type=delivery.type, name=_actor_name(delivery.actor_id), others=delivery.events - 1)
     data = {"type": delivery.type}
     if delivery.post_id is not None:
         data["post_id"] = str(delivery.post_id)
@@ -332,3 +333,17 @@ def pushes_resend(*, now: datetime | None = None) -> int:
     for delivery_id in ids:
         queue.send_on_commit("push_send_task", delivery_id, robust=True)
     return len(ids)
+
+
+def pushes_retry(*, delivery_ids: list[int]) -> int:
+    """Send failed pushes again (the admin's action): they go to the devices that missed them; returns how many."""
+    ids = list(PushDelivery.objects.filter(pk__in=delivery_ids, state=State.FAILED).values_list("pk", flat=True))
+    PushDelivery.objects.filter(pk__in=ids).update(state=State.RETRYING, finished_at=None)
+    for delivery_id in ids:
+        queue.send_on_commit("push_send_task", delivery_id, robust=True)
+    return len(ids)
+
+
+def devices_deactivate(*, devices) -> int:
+    """Stop pushing to these devices (a queryset of APNSDevice or GCMDevice; the admin's action); returns how many."""
+    return devices.filter(active=True).update(active=False)

@@ -40,6 +40,7 @@ def run_jobs(broker, django_capture_on_commit_callbacks):
                 queue = broker.queues.get(name)
                 while queue is not None and not queue.empty():
                     messages.append(Message.decode(queue.get_nowait()))
+                    queue.task_done()  # else a later broker.join() on this queue waits forever
             if not messages:
                 return ran
             for message in messages:

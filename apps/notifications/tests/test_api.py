@@ -183,7 +183,8 @@ def test_grouped_pages_follow_each_other_with_the_same_queries(auth_client):
     assert small == large <= 4
 
 
-@pytest.mark.parametrize("query", ["grouped=maybe", "cursor=bm9wZQ%3D%3D", "grouped=true&cursor=cD1ub3RhdGltZQ%3D%3D",
+@pytest.mark.parametrize("query", ["grouped=maybe", "grouped=", "grouped=yes", "grouped=1", "grouped=true&grouped=true",
+                                   "cursor=bm9wZQ%3D%3D", "grouped=true&cursor=cD1ub3RhdGltZQ%3D%3D",
                                    "limit=0", "limit=101"])
 def test_bad_list_parameters_are_400(auth_client, query):
     assert_error(auth_client.get(f"{URL}?{query}"), 400)
@@ -206,7 +207,7 @@ def test_unread_count_and_marking_read_up_to_an_id(auth_client):
     assert theirs.read is False  # another user's notifications are out of reach
 
 
-@pytest.mark.parametrize("up_to", ["x", "01", "-1", 5, None, "9" * 30])
+@pytest.mark.parametrize("up_to", ["x", "01", "-1", 5, None, "9" * 30, "9" * 19])
 def test_read_with_a_bad_up_to_is_400(auth_client, up_to):
     error = assert_error(auth_client.post(f"{URL}/read", {"up_to": up_to}, format="json"), 400)
     assert "up_to" in error["fields"]

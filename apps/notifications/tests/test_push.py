@@ -87,7 +87,8 @@ def test_unregistered_and_invalid_tokens_are_deactivated_and_counted(committed, 
     committed(social.follow_create, follower=UserFactory(), followee_id=me.pk)
     run_jobs()
 
-    assert sorted(r.device_token for r in apple.requests) == sorted([gone_iphone.registration_id, iphone.registration_id])
+    assert sorted(r.device_token for r in apple.requests) == sorted([gone_iphone.registration_id,
+                                                                     iphone.registration_id])
     assert sorted(m.token for m in google.messages) == sorted([gone_pixel.registration_id, pixel.registration_id])
     assert set(APNSDevice.objects.filter(active=True)) == {iphone}
     assert set(GCMDevice.objects.filter(active=True)) == {pixel}
@@ -232,3 +233,81 @@ def test_a_lost_push_message_is_sent_again_by_the_sweep(me, queued, broker, comm
     assert sorted(args[0] for name, args, _ in queued()) == sorted([late.pk, stuck.pk])
     stuck.refresh_from_db()
     assert stuck.state == "retrying"
+
+
+def test_a_push_service_or_broker_down_never_fails_the_request(apple, monkeypatch, django_capture_on_commit_callbacks):
+    from rest_framework.test import APIClient
+
+    from apps.common import queue
+    from conftest import login
+
+    me, fan = UserFactory(), UserFactory()
+    iphone = APNSDeviceFactory(user=me)
+    apple.answers[iphone.registration_id] = OSError("APNs unreachable")
+    post = PostFactory(author=me)
+    client = APIClient()
+    login(client, fan)
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"/api/v1/posts/{post.pk}/like").status_code == 200  # the push is the actor's
+        monkeypatch.setattr(queue, "send", broker_down)
+        assert client.post(f"/api/v1/users/{me.pk}/follow").status_code == 200  # logged, not raised
+
+    assert apple.requests == []
+
+
+@pytest.mark.parametrize("type, others, text", [
+    ("follow", 0, "Ada started following you"),
+    ("follow", 1, "Ada and 1 other started following you"),
+    ("follow", 5, "Ada and 5 others started following you"),
+    ("like", 0, "Ada liked your photo"),
+    ("like", 1, "Ada and 1 other liked your photo"),
+    ("comment", 0, "Ada commented on your photo"),
+    ("comment", 2, "Ada and 2 others commented on your photo"),
+])
+def test_push_texts(type, others, text):
+    assert services.push_text(type=type, name="Ada", others=others) == text
+
+
+def test_a_replayed_push_message_sends_nothing_twice_and_a_gone_actor_is_someone(committed, run_jobs, apple, me):
+    APNSDeviceFactory(user=me)
+    gone = UserFactory()
+    Notification.objects.create(recipient=me, actor=gone, type="follow")
+    delivery = PushDelivery.objects.create(recipient=me, type="follow", key="follow", actor_id=gone.pk)
+    gone.is_active = False
+    gone.save()
+
+    services.push_deliver(delivery_id=delivery.pk)
+    assert services.push_deliver(delivery_id=delivery.pk) is None  # Dramatiq delivers at least once
+
+    assert [aps(r)["alert"] for r in apple.requests] == ["Someone started following you"]
+
+
+def test_with_push_switched_off_meanwhile_the_delivery_is_skipped(me, settings):
+    Notification.objects.create(recipient=me, actor=UserFactory(), type="follow")
+    delivery = PushDelivery.objects.create(recipient=me, type="follow", key="follow",
+                                           actor_id=Notification.objects.get().actor_id)
+
+    services.push_deliver(delivery_id=delivery.pk)
+
+    delivery.refresh_from_db()
+    assert delivery.state == "skipped" and "Push is off" in delivery.error
+
+
+def test_texts_are_translated_into_the_servers_language(committed, run_jobs, apple, me, settings):
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "fr"
+    APNSDeviceFactory(user=me)
+    post = PostFactory(author=me)
+    committed(posts.like_create, post_id=post.pk, user=UserFactory(name="Ada"))
+    run_jobs()
+
+    assert aps(apple.requests[0])["alert"] == "Ada a aimé votre photo"
+    with translation.override("fr"):
+        assert services.push_text(type="follow", name="Ada", others=41) == (
+            "Ada et 41 autres personnes ont commencé à vous suivre"
+        )

@@ -143,3 +143,41 @@ def test_prune_deletes_what_is_older_than_the_retention(user, other_user):
     assert removed["notifications"] == 1
     assert list(Notification.objects.values_list("pk", flat=True)) == [fresh.pk]
     assert not Notification.objects.filter(pk=old.pk).exists()
+
+
+def test_deleting_a_user_removes_their_inbox_what_they_caused_their_pushes_and_devices(committed, run_jobs):
+    from push_notifications.models import APNSDevice, GCMDevice
+
+    from apps.accounts.services import user_delete
+    from apps.notifications.tests.factories import APNSDeviceFactory, GCMDeviceFactory
+
+    victim, friend = UserFactory(), UserFactory()
+    committed(social.follow_create, follower=friend, followee_id=victim.pk)
+    committed(social.follow_create, follower=victim, followee_id=friend.pk)
+    run_jobs()
+    PushDelivery.objects.create(recipient=victim, type="follow", key="follow", state="sent")
+    APNSDeviceFactory(user=victim)
+    GCMDeviceFactory(user=victim)
+    kept = GCMDeviceFactory(user=friend)
+
+    removed = user_delete(user=victim)
+
+    assert (removed["notifications"], removed["push deliveries"], removed["push devices"]) == (2, 1, 2)
+    assert Notification.objects.count() == 0
+    assert list(GCMDevice.objects.all()) == [kept] and not APNSDevice.objects.exists()
+
+
+def test_deleting_a_user_refuses_if_a_notification_arrived_after_the_cleanup(user, other_user):
+    from apps.accounts import signals as account_signals
+    from apps.accounts.services import user_delete
+    from apps.common.exceptions import Conflict
+    from apps.notifications import receivers
+
+    Notification.objects.create(recipient=user, actor=other_user, type="follow")
+    account_signals.user_deleting.disconnect(dispatch_uid="notifications.on_user_deleting")
+    try:
+        with pytest.raises(Conflict, match="notifications.Notification"):
+            user_delete(user=user)
+    finally:
+        account_signals.user_deleting.connect(receivers.on_user_deleting, dispatch_uid="notifications.on_user_deleting")
+    assert Notification.objects.count() == 1
