@@ -862,6 +862,46 @@ def compare_analytics(args, *, wrk: str, seeded: Seeded, env: dict[str, str], wo
                         line += f"  backlog {drains[-1][0]:,} records, zero after {drains[-1][1]:.1f} s"
                     print(line, flush=True)
         report_analytics(args, seeded, measured, runs, drains)
+        timing_analytics({e.name: requests_for(e, seeded, probe(on, seeded)) for e in measured})
+
+
+def timing_analytics(entries: dict[str, list], count: int = 200, rounds: int = 5) -> None:
+    """The steadier figure on a shared machine: CPU ms per request in this process (Django's test client,
+    one thread), analytics on (the middleware's record, and the writer's share: each batch is flushed and
+    written by ``batch_record`` inside the timed block) against off, interleaved, best of ``rounds``."""
+    import json as json_module
+
+    from django.conf import settings
+    from django.test import Client
+
+    from apps.analytics import services
+    from apps.analytics.buffer import buffer
+
+    buffer._thread = object()  # no flushing thread here: the timed block flushes and writes itself
+    buffer.send = lambda batch_id, records: services.batch_record(
+        batch_id=batch_id, records=json_module.loads(json_module.dumps(records)))
+    client = Client(HTTP_HOST="127.0.0.1")
+    best: dict[tuple[str, bool], float] = {}
+    for number in range(rounds):
+        for name, pairs in entries.items():
+            for enabled in (True, False) if number % 2 == 0 else (False, True):
+                settings.ANALYTICS_ENABLED = enabled
+                started = time.process_time()
+                for i in range(count):
+                    path, headers = pairs[i % len(pairs)]
+                    client.get(path, headers=headers)
+                buffer.flush()
+                ms = (time.process_time() - started) / count * 1000
+                best[name, enabled] = min(best.get((name, enabled), float("inf")), ms)
+    print(f"\nin-process, one thread: CPU ms per request, best of {rounds} interleaved batches of {count} "
+          "(on: the record and its share of the writer)")
+    for name in entries:
+        on, off = best[name, True], best[name, False]
+        print(f"  {name:<10} on {on:6.3f} ms  off {off:6.3f} ms  analytics costs {on - off:+.3f} ms  "
+              f"ratio off/on {off / on:.2f}")
+    for name in entries:
+        ratio = best[name, False] / best[name, True]
+        print(_goal(f"{name} CPU per request without / with analytics >= {ANALYTICS_GOAL}", ratio >= ANALYTICS_GOAL))
 
 
 def report_analytics(args, seeded: Seeded, measured: list[Endpoint], runs: dict, drains: list) -> None:
