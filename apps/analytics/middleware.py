@@ -62,7 +62,7 @@ def request_record(request: HttpRequest, response: HttpResponse, duration_ms: fl
     return [
         REQUEST, now, (match.url_name if match and match.url_name else UNMATCHED)[:100], request.method[:8],
         status, round(duration_ms, 3), getattr(user, "pk", None) if user is not None and user.is_authenticated
-        else None, request.request_id, request.headers.get("X-App-Version", "")[:32], code, summary,
+        else None, request.request_id, request.META.get("HTTP_X_APP_VERSION", "")[:32], code, summary,
     ]
 
 

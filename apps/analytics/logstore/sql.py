@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from apps.analytics.logstore.base import LogRecord, LogStore
@@ -10,7 +11,7 @@ from apps.analytics.models import ErrorLog, RequestLog
 
 _REQUEST_FIELDS = ("time", "endpoint", "method", "status", "duration_ms", "user_id", "request_id", "app_version")
 _ERROR_FIELDS = ("time", "endpoint", "method", "status", "error_code", "summary", "user_id", "request_id")
-# Bulk inserts of this many rows per statement: under SQLite's 32,766 bound parameters with room to spare.
+# Rows per INSERT: 8 parameters each, under SQLite's 32,766 bound parameters with room to spare.
 INSERT_BATCH = 1000
 
 
@@ -28,6 +29,24 @@ def _error(row: ErrorLog) -> LogRecord:
     )
 
 
+def _insert(model, fields: Sequence[str], records: Sequence[LogRecord]) -> None:
+    if not records:
+        return
+    table, ops = connection.ops.quote_name(model._meta.db_table), connection.ops
+    columns = ", ".join(model._meta.get_field(f).column for f in fields)
+    time_at = fields.index("time")
+    with connection.cursor() as cursor:
+        for start in range(0, len(records), INSERT_BATCH):
+            chunk = records[start : start + INSERT_BATCH]
+            values = []
+            for record in chunk:
+                row = [getattr(record, f) for f in fields]
+                row[time_at] = ops.adapt_datetimefield_value(row[time_at])
+                values.extend(row)
+            marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([marks] * len(chunk))}", values)
+
+
 def _window(rows: QuerySet, start: datetime, end: datetime, limit: int) -> QuerySet:
     return rows.filter(time__gte=start, time__lt=end).order_by("-time", "-id")[:limit]
 
@@ -38,13 +57,10 @@ class SqlLogStore(LogStore):
     in_default_database = True
 
     def write(self, records: Sequence[LogRecord]) -> None:
-        RequestLog.objects.bulk_create(
-            (RequestLog(**{f: getattr(r, f) for f in _REQUEST_FIELDS}) for r in records), batch_size=INSERT_BATCH
-        )
-        ErrorLog.objects.bulk_create(
-            (ErrorLog(**{f: getattr(r, f) for f in _ERROR_FIELDS}) for r in records if r.is_error),
-            batch_size=INSERT_BATCH,
-        )
+        # Multi-row INSERTs of plain tuples: the batch's transaction holds SQLite's only write lock, and
+        # model instances (bulk_create) tripled the time spent inside it.
+        _insert(RequestLog, _REQUEST_FIELDS, records)
+        _insert(ErrorLog, _ERROR_FIELDS, [r for r in records if r.is_error])
 
     def user_requests(self, *, user_id: int, start: datetime, end: datetime, limit: int) -> list[LogRecord]:
         return [_request(row) for row in _window(RequestLog.objects.filter(user_id=user_id), start, end, limit)]

@@ -102,9 +102,10 @@ def _create_logs_keyspace(keyspace: str) -> None:
         wrapper.settings_dict["OPTIONS"]["replication"].update(replication)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def cassandra_logs(django_db_blocker):
-    """With CASSANDRA_HOSTS: a fresh ``test_`` logs keyspace for the session, dropped at the end."""
+    """With CASSANDRA_HOSTS: a fresh ``test_`` logs keyspace for the session, dropped at the end. (Set up
+    first, outside any test: inside a database test Django refuses connections to an undeclared alias.)"""
     from django.conf import settings
 
     from apps.analytics.logstore.cassandra import ALIAS

@@ -73,12 +73,15 @@ def test_errors_are_kept_per_user_and_per_endpoint_anonymous_ones_too(store):
 
 
 def test_a_deleted_users_logs_go(store, django_capture_on_commit_callbacks):
-    store.write([log(), log(status=500, code="server_error"), log(user_id=2)])
+    # Recent logs: Cassandra's partitions of older days have expired (TTL), so it drops the retention's days.
+    now = datetime.now(UTC)
+    store.write([log(at=now), log(at=now - timedelta(days=3), status=500, code="server_error"), log(at=now, user_id=2)])
+    window = {"start": now - timedelta(days=5), "end": now + timedelta(days=1), "limit": 100}
     with django_capture_on_commit_callbacks(execute=True):
         services.user_logs_remove(user_id=1)
-    assert store.user_requests(user_id=1, **WINDOW) == []
-    assert store.user_errors(user_id=1, **WINDOW) == []
-    assert len(store.user_requests(user_id=2, **WINDOW)) == 1
+    assert store.user_requests(user_id=1, **window) == []
+    assert store.user_errors(user_id=1, **window) == []
+    assert len(store.user_requests(user_id=2, **window)) == 1
 
 
 def test_a_batch_goes_to_the_configured_store_once_and_the_selectors_read_it(store):
@@ -132,6 +135,7 @@ if settings.CASSANDRA_HOSTS:
 
     def test_cassandra_rows_expire_after_the_retention(cassandra_logs, settings):
         settings.ANALYTICS_LOG_RETENTION_DAYS = 2
+        cassandra_logs.truncate()
         store = cassandra_logs.store
         store.write([log(status=500)])
         for table in ("request_logs_by_user", "error_logs_by_user", "error_logs_by_endpoint"):
@@ -145,3 +149,29 @@ if settings.CASSANDRA_HOSTS:
         assert {row["table_name"] for row in tables} == {
             "request_logs_by_user", "error_logs_by_user", "error_logs_by_endpoint"}
         assert cassandra_logs.keyspace != settings.CASSANDRA_FEEDS_KEYSPACE
+
+
+def test_the_router_sends_the_log_tables_to_their_own_alias_and_never_migrates_them():
+    from apps.analytics.logstore.cassandra import ErrorLogByEndpoint, RequestLogByUser
+    from apps.analytics.models import RequestLog
+    from apps.dispense.feeds.cassandra import FeedRow
+    from apps.dispense.routers import CassandraRouter
+
+    router = CassandraRouter()
+    assert router.db_for_write(RequestLogByUser) == router.db_for_read(ErrorLogByEndpoint) == "cassandra_logs"
+    assert router.db_for_write(FeedRow) == "cassandra"
+    assert router.db_for_write(RequestLog) is None
+    assert router.allow_migrate("cassandra_logs", "analytics", "requestlog", model=RequestLog) is False
+    assert router.allow_migrate("default", "analytics", "requestlog", model=RequestLog) is None
+    assert router.allow_migrate("default", "analytics", model=RequestLogByUser) is False
+
+
+def test_the_logs_alias_exists_only_with_cassandra_hosts():
+    if settings.CASSANDRA_HOSTS:
+        alias = settings.DATABASES["cassandra_logs"]
+        assert alias["NAME"] == settings.CASSANDRA_LOGS_KEYSPACE
+        assert alias["OPTIONS"]["connection"]["load_balancing_policy"] is not (
+            settings.DATABASES["cassandra"]["OPTIONS"]["connection"]["load_balancing_policy"])
+    else:
+        assert "cassandra_logs" not in settings.DATABASES
+        assert settings.LOGS_STORE == "sql"

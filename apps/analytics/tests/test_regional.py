@@ -6,6 +6,7 @@ from django.utils import timezone
 from apps.accounts import services as accounts
 from apps.accounts.tests.factories import UserFactory
 from apps.analytics import regions
+from apps.analytics import services as analytics_services
 from apps.analytics.models import RegionalCounter
 from apps.posts import services as posts
 from apps.posts.tests.factories import photo
@@ -122,3 +123,31 @@ def test_a_batch_of_events_reads_the_users_countries_in_one_query(
     # the mark, two releases, one regional upsert for all of them; none per event
     with django_assert_num_queries(8):
         services.batch_record(batch_id=batch_id, records=records)
+
+
+def test_a_first_facebook_login_counts_as_a_new_user(analytics, django_capture_on_commit_callbacks):
+    from apps.accounts import facebook
+
+    with django_capture_on_commit_callbacks(execute=True):
+        facebook._user_create_from_facebook(uid="123", details={"email": "fb@example.com", "fullname": "F B"})
+    analytics.process()
+    assert counts() == {("world", "new_users"): (1, 0)}
+
+
+def test_deleting_a_user_deletes_their_logs_and_keeps_the_counters(analytics, django_capture_on_commit_callbacks):
+    import uuid
+
+    from apps.analytics.models import EndpointCounter, ErrorLog, RequestLog
+
+    gone, kept = UserFactory(), UserFactory()
+    now = timezone.now().timestamp()
+    records = [["r", now, "feed", "GET", status, 2.0, user.pk, str(uuid.uuid4()), "", "x" if status >= 400 else "", ""]
+               for user in (gone, kept) for status in (200, 404)]
+    analytics_services.batch_record(batch_id="d", records=records)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        summary = accounts.user_delete(user=gone)
+    assert summary.get("analytics logs") == 3  # two request logs and one error log
+    assert set(RequestLog.objects.values_list("user_id", flat=True)) == {kept.pk}
+    assert set(ErrorLog.objects.values_list("user_id", flat=True)) == {kept.pk}
+    assert EndpointCounter.objects.get(period="day").requests == 4
