@@ -191,3 +191,8 @@ def test_pages_carry_their_time_series_for_the_browser_to_draw(staff_client):
     endpoints = staff_client.get("/admin/dashboard/endpoints/").context["charts"]
     assert [chart["id"] for chart in endpoints] == ["chart-requests", "chart-p95"]
     assert {serie["key"] for serie in endpoints[0]["series"]} == {f"GET {name}" for name in seed.ENDPOINTS}
+
+
+def test_the_favicon_answers_204_so_browsers_log_no_404(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 204 and response.content == b""
