@@ -219,8 +219,9 @@ REST_FRAMEWORK = {
         "refresh": env.str("THROTTLE_REFRESH", default="60/minute"),
     },
     "NUM_PROXIES": NUM_PROXIES,
-    # JSON only: a `format` query parameter is nobody's (DRF would answer an unknown one 404, undocumented).
-    "URL_FORMAT_OVERRIDE": None,
+    # A `format` query parameter the view cannot render is ignored (DRF answers it 404, which no operation
+    # documents); `/api/schema/?format=json` still picks the schema's JSON.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.common.renderers.ContentNegotiation",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

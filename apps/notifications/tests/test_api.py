@@ -291,3 +291,22 @@ def test_logging_out_deactivates_the_registrations_of_those_devices(api_client, 
     assert active == left_active
     others.refresh_from_db()
     assert others.active is True
+
+
+def test_groups_agree_with_the_serializer(auth_client, rf):
+    from rest_framework.request import Request
+
+    from apps.notifications.serializers import NotificationGroupSerializer
+
+    me, fan = auth_client.user, UserFactory()
+    Follow.objects.create(follower=me, followee=fan)
+    post = PostFactory(author=me)
+    newest = note(me, fan, "like", post)
+    group = auth_client.get(f"{URL}?grouped=true").json()["results"][0]
+
+    fan.is_following = True
+    expected = NotificationGroupSerializer({
+        "type": "like", "post": {"id": post.pk, "thumbnail_url": f"http://testserver/media/{post.photo_thumbnail}"},
+        "actors": [fan], "actors_count": 1, "latest_at": newest.created_at, "unread": True,
+    }, context={"request": Request(rf.get("/"))}).data
+    assert group == expected
