@@ -101,6 +101,10 @@ def computed_series(graph_key: str) -> Callable | None:
         return None
 
     def get_multi_time_series(configuration, time_since, time_until, interval, *args) -> Series:
+        if interval == Interval.hours:
+            # The package ends an hourly range at the first hour of its last day (it rounds the date up to
+            # the hour): take that whole day, so "until today" shows today's hours.
+            time_until = truncate(time_until, "day") + timedelta(days=1) - timedelta(microseconds=1)
         return compute(since=time_since, until=time_until, interval=interval)
 
     return get_multi_time_series

@@ -1,14 +1,14 @@
-"""The pushes chart: push deliveries sent and failed per day (notifications' PushDelivery rows, by when
-they were created; ``sent`` and ``failed`` count devices)."""
+"""The pushes chart: pushes sent and failed per day (notifications' PushDelivery rows by their state, by
+when they were created), a series per state."""
 
 from django.db import migrations
 
 PUSHES = [
-    {"graph_key": "pushes", "graph_title": "Pushes sent and failed per day (devices)",
+    {"graph_key": "pushes", "graph_title": "Pushes sent and failed per day",
      "model_app_name": "notifications", "model_name": "PushDelivery", "date_field_name": "created_at",
-     "operation_field_name": "sent,failed", "type_operation_field_name": "Sum",
+     "queryset_modifiers": [{"filter": {"state__in": ["sent", "failed"]}}], "type_operation_field_name": "Count",
      "default_chart_type": "multiBarChart", "allowed_chart_types": ["multiBarChart", "lineChart"],
-     "allowed_time_scales": ["days", "weeks", "months"]},
+     "allowed_time_scales": ["days", "weeks", "months"], "series_by": "state"},
 ]
 
 

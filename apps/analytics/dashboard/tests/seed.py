@@ -89,11 +89,12 @@ def jobs() -> None:
 
 
 def pushes() -> None:
-    """Push deliveries over the last days: devices reached and failed."""
+    """Push deliveries over the last days, sent and failed."""
     recipient = UserFactory()
     for offset in range(4):
-        PushDelivery.objects.create(recipient=recipient, type="like", key=f"seed-{offset}", sent=5 + offset,
-                                    failed=offset % 2, state="sent", created_at=timezone.now() - timedelta(days=offset))
+        for n, state in enumerate(["sent"] * (offset + 2) + ["failed"] * (offset % 2 + 1)):
+            PushDelivery.objects.create(recipient=recipient, type="like", key=f"seed-{offset}-{n}", sent=1,
+                                        state=state, created_at=timezone.now() - timedelta(days=offset))
 
 
 def scheduler() -> None:

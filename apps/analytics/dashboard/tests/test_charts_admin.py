@@ -41,14 +41,15 @@ def test_every_chart_answers_its_data_to_staff(client, key):
     client.force_login(UserFactory(is_staff=True))
     today = datetime.now(UTC).date()
     params = {"time_since": (today - timedelta(days=2)).isoformat(), "time_until": today.isoformat()}
-    if key == "pushes":
-        params.update(select_box_operation="", select_box_operation_field="")  # the form: a series per field
+    series_by = DashboardStats.objects.get(graph_key=key).default_multiseries_criteria_id
+    if series_by:  # what the chart's form sends by default: a series per value
+        params["select_box_multiple_series"] = series_by
     response = client.get(f"/admin/charts/chart_data/{key}/", params)
     body = response.content.decode()
     assert response.status_code == 200 and "chartShowServerError" not in body
     assert f"data_chart_container_{key}=[{{" in body  # at least one series
     if key == "pushes":
-        assert '"key": "sent"' in body and '"key": "failed"' in body
+        assert '"key": "Sent"' in body and '"key": "Failed"' in body and '"key": "Skipped"' not in body
 
 
 def test_p95_comes_from_the_summed_histograms_of_each_endpoints_methods():
@@ -141,3 +142,13 @@ def test_no_admin_page_loads_anything_from_another_server(admin_client):
         if outside:
             foreign[url] = outside
     assert foreign == {}
+
+
+def test_an_hourly_chart_until_today_shows_todays_hours(client):
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    FanoutJobFactory(state=State.DONE, post_created_at=now, delivered=4, last_delivery_at=now + timedelta(seconds=3))
+    client.force_login(UserFactory(is_staff=True))
+    body = client.get("/admin/charts/chart_data/fanout_deliveries/", {
+        "time_since": (now - timedelta(days=1)).date().isoformat(), "time_until": now.date().isoformat(),
+        "select_box_interval": "hours"}).content.decode()
+    assert f'{{"x": {int(now.timestamp() * 1000)}, "y": 4}}' in body
