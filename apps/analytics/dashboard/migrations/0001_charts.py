@@ -11,6 +11,9 @@ from django.db import migrations
 LINES = ["lineChart", "multiBarChart", "stackedAreaChart"]
 BARS = ["multiBarChart", "discreteBarChart", "lineChart"]
 DAYS = ["days", "weeks", "months"]
+# Fixed series where the values are known (the package would add an empty "None" series to values read
+# from the rows): the continents and "unknown" (the world is their sum, left out).
+CONTINENTS = {code: code for code in ("AF", "AN", "AS", "EU", "NA", "OC", "SA", "unknown")}
 
 CHARTS = [
     {"graph_key": "requests_per_endpoint", "graph_title": "Requests per endpoint per day",
@@ -38,7 +41,7 @@ CHARTS = [
      "queryset_modifiers": [{"filter": {"period": "day"}}, {"exclude": {"region": "world"}}],
      "operation_field_name": "sent", "type_operation_field_name": "Sum", "default_chart_type": "multiBarChart",
      "allowed_chart_types": BARS, "allowed_time_scales": ["days"], "series_by": "region",
-     "filter_by": "metric", "filter_default": "new_users"},
+     "series_mapping": CONTINENTS, "filter_by": "metric", "filter_default": "new_users"},
     {"graph_key": "fanout_lag", "graph_title": "Fan-out lag p50 / p99 per hour (s)", "model_app_name": "dispense",
      "model_name": "DispenseJob", "date_field_name": "post_created_at", "operation_field_name": "delivered",
      "type_operation_field_name": "Sum", "default_chart_type": "lineChart", "allowed_chart_types": LINES,
@@ -59,6 +62,7 @@ def create_charts(apps, schema_editor=None, charts=CHARTS) -> None:
         fields = dict(definition)
         series_by, filter_by = fields.pop("series_by", None), fields.pop("filter_by", None)
         filter_default = fields.pop("filter_default", "")
+        series_mapping = fields.pop("series_mapping", None)
         fields.setdefault("default_time_period", 7)
         fields.setdefault("default_time_scale", fields["allowed_time_scales"][0])
         fields["allowed_type_operation_field_name"] = [fields["type_operation_field_name"]]
@@ -67,9 +71,10 @@ def create_charts(apps, schema_editor=None, charts=CHARTS) -> None:
             continue
         for field_name, use_as in ((series_by, "multiple_series"), (filter_by, "chart_filter")):
             if field_name:
+                mapping = series_mapping if use_as == "multiple_series" else None
                 criteria, _ = Criteria.objects.get_or_create(
-                    criteria_name=f"{stats.model_name.lower()}_{field_name}",
-                    defaults={"dynamic_criteria_field_name": field_name})
+                    criteria_name=f"{stats.model_name.lower()}_{field_name}{'_fixed' if mapping else ''}",
+                    defaults={"dynamic_criteria_field_name": field_name, "criteria_dynamic_mapping": mapping})
                 link = Link.objects.create(criteria=criteria, stats=stats, use_as=use_as,
                                            choices_based_on_time_range=True,
                                            default_option=filter_default if use_as == "chart_filter" else "")

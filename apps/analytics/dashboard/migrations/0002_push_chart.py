@@ -8,7 +8,8 @@ PUSHES = [
      "model_app_name": "notifications", "model_name": "PushDelivery", "date_field_name": "created_at",
      "queryset_modifiers": [{"filter": {"state__in": ["sent", "failed"]}}], "type_operation_field_name": "Count",
      "default_chart_type": "multiBarChart", "allowed_chart_types": ["multiBarChart", "lineChart"],
-     "allowed_time_scales": ["days", "weeks", "months"], "series_by": "state"},
+     "allowed_time_scales": ["days", "weeks", "months"], "series_by": "state",
+     "series_mapping": {"sent": "sent", "failed": "failed"}},
 ]
 
 
