@@ -46,6 +46,7 @@ class DashboardPage(View):
 
     slug = ""
     title = ""
+    summary = ""  # on the admin index
     description = ""
     form_class: type[forms.DashboardForm] = forms.DashboardForm
 
@@ -76,6 +77,7 @@ class DashboardPage(View):
 
 class RegionsPage(DashboardPage):
     slug, title = "regions", "Regional counters"
+    summary = "annual and daily, per region"
     description = "The ten counters per region: annual (up to 10 years) and daily (up to 31 days), with totals."
     form_class = forms.RegionsForm
 
@@ -103,6 +105,7 @@ class RegionsPage(DashboardPage):
 
 class EndpointsPage(DashboardPage):
     slug, title = "endpoints", "Requests per endpoint"
+    summary = "daily or hourly, p50/p95/p99"
     description = "Request counters per endpoint, daily or hourly, with the average and p95 duration."
     form_class = forms.EndpointsForm
 
@@ -130,6 +133,7 @@ class EndpointsPage(DashboardPage):
 
 class ErrorsPage(DashboardPage):
     slug, title = "errors", "Error logs per endpoint"
+    summary = "hourly, with the logs"
     description = (f"Errors per hour and endpoint, and each endpoint's error logs (the latest "
                    f"{sources.LOGS_SHOWN} per endpoint), up to {forms.DEFAULT_DAYS} days.")
     form_class = forms.ErrorsForm
@@ -159,6 +163,7 @@ def vars_of(log) -> dict:
 
 class UsersPage(DashboardPage):
     slug, title = "users", "User logs"
+    summary = "by email"
     description = (f"The daily request logs and error logs of users chosen by email (the latest "
                    f"{sources.LOGS_SHOWN} of each), up to 31 days.")
     form_class = forms.UsersForm
@@ -186,6 +191,7 @@ class UsersPage(DashboardPage):
 
 class TopPostsPage(DashboardPage):
     slug, title = "top-posts", "Top posts per day"
+    summary = "each day's world top"
     description = "Each day's world top posts, with their owner, counts and place, up to 31 days."
     form_class = forms.DateRangeForm
 
@@ -201,6 +207,7 @@ class TopPostsPage(DashboardPage):
 
 class TopUsersPage(DashboardPage):
     slug, title = "top-users", "Top users per week"
+    summary = "each week's world top"
     description = "Each ISO week's world top users, with their counts and place, up to 52 weeks."
     form_class = forms.TopUsersForm
 
@@ -217,6 +224,7 @@ class TopUsersPage(DashboardPage):
 
 class SystemPage(DashboardPage):
     slug, title = "system", "System"
+    summary = "jobs, backlog, scheduler"
     description = "Dispense jobs by state, the failed ones (retry them from the jobs admin), the worker " \
                   "backlog and the scheduler's last runs."
 

@@ -31,6 +31,8 @@ def test_the_migration_defines_the_charts_shown_on_the_admin_index(client):
     body = client.get("/admin/").content.decode()
     for key in CHART_KEYS:
         assert f'id="chart_container_{key}"' in body
+    for page in PAGES:  # and a link to each dashboard page
+        assert f'href="/admin/dashboard/{page.slug}/"' in body
 
 
 @pytest.mark.parametrize("key", sorted(CHART_KEYS))
