@@ -12,8 +12,6 @@ import threading
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from firebase_admin import exceptions as firebase_exceptions
-from firebase_admin import messaging
 from push_notifications.models import APNSDevice, GCMDevice
 
 logger = logging.getLogger(__name__)
@@ -23,17 +21,18 @@ APNS_DEACTIVATING = frozenset({"Unregistered", "BadDeviceToken", "DeviceTokenNot
 APNS_TRANSIENT = frozenset(
     {"TooManyRequests", "InternalServerError", "ServiceUnavailable", "Shutdown", "ExpiredProviderToken", "TimeoutError"}
 )
-# FCM errors the library deactivates a token for, and the ones worth trying again later.
-FCM_DEACTIVATING = (
-    messaging.UnregisteredError, messaging.SenderIdMismatchError, firebase_exceptions.InvalidArgumentError
-)
-FCM_TRANSIENT = (
-    firebase_exceptions.UnavailableError,
-    firebase_exceptions.InternalError,
-    firebase_exceptions.DeadlineExceededError,
-    firebase_exceptions.ResourceExhaustedError,
-    firebase_exceptions.UnknownError,
-)
+
+
+def _fcm_errors() -> tuple[tuple, tuple]:
+    """The FCM errors the library deactivates a token for, and the ones worth trying again later. (firebase-admin
+    is imported on the first FCM send only: it costs a third of a second at every start.)"""
+    from firebase_admin import exceptions, messaging
+
+    deactivating = (messaging.UnregisteredError, messaging.SenderIdMismatchError, exceptions.InvalidArgumentError)
+    transient = (exceptions.UnavailableError, exceptions.InternalError, exceptions.DeadlineExceededError,
+                 exceptions.ResourceExhaustedError, exceptions.UnknownError)
+    return deactivating, transient
+
 
 _said_off = False
 _firebase_lock = threading.Lock()
@@ -140,8 +139,10 @@ def _firebase_ready() -> None:
             firebase_admin.initialize_app(credentials.Certificate(settings.FCM_CREDENTIALS_FILE))
 
 
-def fcm_message(message: Message) -> messaging.Message:
-    """The FCM HTTP v1 message: a notification with the text, collapsed by key, and the data."""
+def fcm_message(message: Message):
+    """The FCM HTTP v1 message (``firebase_admin.messaging.Message``): the text, collapsed by key, and the data."""
+    from firebase_admin import messaging
+
     return messaging.Message(
         notification=messaging.Notification(body=message.text),
         data=message.data,
@@ -154,12 +155,14 @@ def fcm_message(message: Message) -> messaging.Message:
 
 
 def _send_fcm(registration_ids: list[str], message: Message, outcome: Outcome) -> None:
+    from firebase_admin.exceptions import FirebaseError
     from push_notifications.gcm import send_message
 
+    deactivating, transient = _fcm_errors()
     try:
         _firebase_ready()
         responses = send_message(registration_ids, fcm_message(message)).responses
-    except (firebase_exceptions.FirebaseError, OSError, ValueError) as exc:  # the whole batch failed
+    except (FirebaseError, OSError, ValueError) as exc:  # the whole batch failed
         for registration_id in registration_ids:
             outcome.fail(registration_id, f"FCM: {exc}", transient=True)
         return
@@ -167,8 +170,8 @@ def _send_fcm(registration_ids: list[str], message: Message, outcome: Outcome) -
         error = response.exception
         if response.success:
             outcome.sent.append(registration_id)
-        elif type(error) in FCM_DEACTIVATING:  # the library's test: these exact types
+        elif type(error) in deactivating:  # the library's test: these exact types
             outcome.deactivated.append(registration_id)  # the library has set it inactive
         else:
             why = f"FCM: {type(error).__name__}: {error}"
-            outcome.fail(registration_id, why, transient=isinstance(error, FCM_TRANSIENT))
+            outcome.fail(registration_id, why, transient=isinstance(error, transient))

@@ -166,10 +166,10 @@ def device_delete(*, user: User, registration_id: str) -> None:
 
 def devices_log_out(*, user_id: int, scope: str, device_id: str | None) -> int:
     """Deactivate the push tokens of the devices a logout covers; returns how many."""
-    if scope == "all_devices":
-        wanted = Q()
+    if scope == "all_devices" or (scope == "other_devices" and device_id is None):
+        wanted = Q()  # (a token without a device, a third-party client's: every mobile device is another)
     elif device_id is None:
-        return 0  # a token without a device: no registration is tied to it
+        return 0  # this device has no registration tied to it
     elif scope == "this_device":
         wanted = Q(name=device_id)
     else:

@@ -310,3 +310,10 @@ def test_groups_agree_with_the_serializer(auth_client, rf):
         "actors": [fan], "actors_count": 1, "latest_at": newest.created_at, "unread": True,
     }, context={"request": Request(rf.get("/"))}).data
     assert group == expected
+
+
+def test_unread_count_is_the_token_check_and_one_count(auth_client, django_assert_num_queries):
+    auth_client.get(URL)  # the first request of a minute also writes last_active_at
+    note(auth_client.user, UserFactory())
+    with django_assert_num_queries(2):
+        assert auth_client.get(f"{URL}/unread_count").json() == {"unread_count": 1}

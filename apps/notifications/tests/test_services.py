@@ -181,3 +181,17 @@ def test_deleting_a_user_refuses_if_a_notification_arrived_after_the_cleanup(use
     finally:
         account_signals.user_deleting.connect(receivers.on_user_deleting, dispatch_uid="notifications.on_user_deleting")
     assert Notification.objects.count() == 1
+
+
+@pytest.mark.parametrize("scope, left", [("this_device", 2), ("other_devices", 0), ("all_devices", 0)])
+def test_a_logout_from_a_token_without_a_device_counts_every_mobile_device_as_another(user, scope, left):
+    from push_notifications.models import APNSDevice
+
+    from apps.notifications.tests.factories import APNSDeviceFactory
+
+    APNSDeviceFactory(user=user, name="phone")
+    APNSDeviceFactory(user=user, name="tablet")
+
+    services.devices_log_out(user_id=user.pk, scope=scope, device_id=None)
+
+    assert APNSDevice.objects.filter(active=True).count() == left
