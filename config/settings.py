@@ -196,6 +196,9 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["apps.common.renderers.FastJSONRenderer"],  # DRF's bytes, orjson's speed
     # JSON only; the two uploads (POST /posts, PUT /users/me/picture) set multipart on their views.
     "DEFAULT_PARSER_CLASSES": ["apps.common.parsers.JSONParser"],  # DRF's, with size and depth capped
+    # No ?format= override: the API speaks JSON only, and DRF answered an unknown ?format=x with 404
+    # on any endpoint (Schemathesis found it on /users/search); the schema view negotiates by Accept.
+    "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_PAGINATION_CLASS": "apps.common.pagination.CursorPagination",
     "PAGE_SIZE": API_PAGE_SIZE,
     "EXCEPTION_HANDLER": "apps.common.exceptions.exception_handler",
