@@ -1,7 +1,7 @@
 """Shutter settings: one env-driven module (django-environ).
 
 Every knob is an environment variable with a safe local default; production
-secrets have none. See README.md, "Configuration".
+secrets have none. See README.md, "Configuration" (every variable is in its table).
 """
 
 import os
@@ -160,7 +160,7 @@ Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on ever
 MEDIA_URL = env.str("MEDIA_URL", default="/media/")
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 STORAGES = {
-    # Local disk by default; S3 is configuration only (see README, "Media storage").
+    # Local disk by default; S3 is configuration only (see docs/deployment.md, "Media storage").
     "default": {
         "BACKEND": env.str("MEDIA_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
     },
@@ -284,7 +284,7 @@ SOCIAL_AUTH_PIPELINE = (
 # otherwise any client could claim https.
 if env.bool("TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# Off by default (TLS usually ends at the proxy); production sets it, see README.
+# Off by default (TLS usually ends at the proxy); production sets it, see docs/deployment.md.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_REDIRECT_EXEMPT = [r"^health/?$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
@@ -373,7 +373,7 @@ DISPENSE_STUCK_AFTER_SECONDS = env.int("DISPENSE_STUCK_AFTER_SECONDS", default=6
 DISPENSE_BATCH_PAUSE_SECONDS = env.float("DISPENSE_BATCH_PAUSE_SECONDS", default=0.0)
 DISPENSE_KEEP_DONE_DAYS = env.int("DISPENSE_KEEP_DONE_DAYS", default=7)
 # The hybrid feed: an author with this many followers is a celebrity, whose posts are merged into their
-# followers' feeds at read time instead of fanned out (README "The hybrid feed"). 100,000: a fan-out that
+# followers' feeds at read time instead of fanned out (docs/dispense.md, "The hybrid feed"). 100,000: a fan-out that
 # size takes about 0.2-0.4 s of database time (bench/fanout.py), and a merge costs every follower's read.
 DISPENSE_CELEBRITY_FOLLOWERS = env.int("DISPENSE_CELEBRITY_FOLLOWERS", default=100_000)
 # ... and stops being one below this (lower, so an author at the threshold does not flap: each exit

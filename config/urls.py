@@ -26,7 +26,7 @@ urlpatterns = [
 ]
 
 # Local-disk media, served by Django only while SERVE_MEDIA is on (checked per request); production serves
-# it from a proxy or a bucket behind a CDN (README, "Media storage").
+# it from a proxy or a bucket behind a CDN (docs/deployment.md, "Media storage").
 _media_prefix = settings.MEDIA_URL.lstrip("/")
 if _media_prefix and "://" not in settings.MEDIA_URL:
     urlpatterns.append(re_path(rf"^{_media_prefix}(?P<path>.*)$", media, name="media"))
