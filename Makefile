@@ -35,7 +35,7 @@ dev: $(STAMP)
 test: $(STAMP)
 	SECRET_KEY=$${SECRET_KEY:-test-secret-key} $(PY) -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
-## Production-style background processes (need DRAMATIQ_BROKER_URL=redis://...; see README "Background work").
+## Production-style background processes (need DRAMATIQ_BROKER_URL=redis://...; see docs/deployment.md).
 worker: $(STAMP)
 	$(PY) manage.py rundramatiq --processes $${WORKER_PROCESSES:-2} --threads $${WORKER_THREADS:-8}
 

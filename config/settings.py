@@ -1,7 +1,7 @@
 """Shutter settings: one env-driven module (django-environ).
 
 Every knob is an environment variable with a safe local default; production
-secrets have none. See README.md, "Configuration".
+secrets have none. See README.md, "Configuration" (every variable is in its table).
 """
 
 import os
@@ -162,7 +162,7 @@ Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on ever
 MEDIA_URL = env.str("MEDIA_URL", default="/media/")
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 STORAGES = {
-    # Local disk by default; S3 is configuration only (see README, "Media storage").
+    # Local disk by default; S3 is configuration only (see docs/deployment.md, "Media storage").
     "default": {
         "BACKEND": env.str("MEDIA_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
     },
@@ -198,6 +198,9 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["apps.common.renderers.FastJSONRenderer"],  # DRF's bytes, orjson's speed
     # JSON only; the two uploads (POST /posts, PUT /users/me/picture) set multipart on their views.
     "DEFAULT_PARSER_CLASSES": ["apps.common.parsers.JSONParser"],  # DRF's, with size and depth capped
+    # No ?format= override: the API speaks JSON only, and DRF answered an unknown ?format=x with 404
+    # on any endpoint (Schemathesis found it on /users/search); the schema view negotiates by Accept.
+    "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_PAGINATION_CLASS": "apps.common.pagination.CursorPagination",
     "PAGE_SIZE": API_PAGE_SIZE,
     "EXCEPTION_HANDLER": "apps.common.exceptions.exception_handler",
@@ -283,7 +286,7 @@ SOCIAL_AUTH_PIPELINE = (
 # otherwise any client could claim https.
 if env.bool("TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# Off by default (TLS usually ends at the proxy); production sets it, see README.
+# Off by default (TLS usually ends at the proxy); production sets it, see docs/deployment.md.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_REDIRECT_EXEMPT = [r"^health/?$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
@@ -372,7 +375,7 @@ DISPENSE_STUCK_AFTER_SECONDS = env.int("DISPENSE_STUCK_AFTER_SECONDS", default=6
 DISPENSE_BATCH_PAUSE_SECONDS = env.float("DISPENSE_BATCH_PAUSE_SECONDS", default=0.0)
 DISPENSE_KEEP_DONE_DAYS = env.int("DISPENSE_KEEP_DONE_DAYS", default=7)
 # The hybrid feed: an author with this many followers is a celebrity, whose posts are merged into their
-# followers' feeds at read time instead of fanned out (README "The hybrid feed"). 100,000: a fan-out that
+# followers' feeds at read time instead of fanned out (docs/dispense.md, "The hybrid feed"). 100,000: a fan-out that
 # size takes about 0.2-0.4 s of database time (bench/fanout.py), and a merge costs every follower's read.
 DISPENSE_CELEBRITY_FOLLOWERS = env.int("DISPENSE_CELEBRITY_FOLLOWERS", default=100_000)
 # ... and stops being one below this (lower, so an author at the threshold does not flap: each exit

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.common.schema import SchemaFormatNegotiation
 from apps.common.views import ServerTimeApi, health, media
 
 api_v1 = [
@@ -18,7 +19,7 @@ api_v1 = [
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SpectacularAPIView.as_view(content_negotiation_class=SchemaFormatNegotiation), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^health/?$", health, name="health"),  # with or without the slash: no redirect, even for POST
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
@@ -26,7 +27,7 @@ urlpatterns = [
 ]
 
 # Local-disk media, served by Django only while SERVE_MEDIA is on (checked per request); production serves
-# it from a proxy or a bucket behind a CDN (README, "Media storage").
+# it from a proxy or a bucket behind a CDN (docs/deployment.md, "Media storage").
 _media_prefix = settings.MEDIA_URL.lstrip("/")
 if _media_prefix and "://" not in settings.MEDIA_URL:
     urlpatterns.append(re_path(rf"^{_media_prefix}(?P<path>.*)$", media, name="media"))

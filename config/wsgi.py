@@ -1,4 +1,4 @@
-"""WSGI entry point (gunicorn: see config/gunicorn.py and README, "Running it")."""
+"""WSGI entry point (gunicorn: see config/gunicorn.py and docs/deployment.md)."""
 
 import os
 

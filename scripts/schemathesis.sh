@@ -17,7 +17,7 @@
 #   ST_SEED           a seed, to replay a run (default: random; the run prints the one it used)
 #   ST_REPORT_DIR     keep Schemathesis's JUnit and NDJSON reports there (default: none kept)
 #   ST_EXTRA_ARGS     more `st run` options, e.g. "--include-path-regex /posts" or "--phases fuzzing"
-# Checks left out: none. Any exclusion must be named, with its reason, in README "API clients and fuzzing".
+# Checks left out: none. Any exclusion must be named, with its reason, in docs/api-clients.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -114,7 +114,7 @@ EOF
 )
 
 # Schemathesis's configuration: where the API answers on purpose with what a check would flag.
-# Each entry is named, with its reason, in README.md, "API clients and fuzzing".
+# Each entry is named, with its reason, in docs/api-clients.md.
 cat >"$WORK/schemathesis.toml" <<'EOF'
 # Every check, here rather than `--checks all`: a check named on the command line would override the
 # per-operation exceptions below.

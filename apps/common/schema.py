@@ -22,6 +22,7 @@ from django.conf import settings
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent, force_instance, is_serializer
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.serializers import ListSerializer
@@ -270,3 +271,14 @@ class StrictCharFieldExtension(OpenApiSerializerFieldExtension):
         if self.target.trim_whitespace and (not self.target.allow_blank or (self.target.min_length or 0) >= 1):
             schema["pattern"] = NOT_BLANK_PATTERN
         return schema
+
+
+class _SchemaFormatSettings:
+    URL_FORMAT_OVERRIDE = "format"
+
+
+class SchemaFormatNegotiation(DefaultContentNegotiation):
+    """The API ignores ``?format=`` (URL_FORMAT_OVERRIDE is off: JSON only); the schema view alone keeps
+    drf-spectacular's documented ``/api/schema/?format=json`` (YAML by default)."""
+
+    settings = _SchemaFormatSettings

@@ -5,7 +5,7 @@ The inputs are the period's rows with timestamps (likes, comments, follows, post
 the live counters, so re-ranking a past period gives the same answer. The other apps give them as
 GROUP BY querysets (their selectors); they are compiled into one statement here, so no row of
 theirs travels to Python. Weights are integers and multiples of 4, so the new-account boost (x1.25)
-stays an exact integer and ties are exact on both databases. README "Rankings" explains the choices.
+stays an exact integer and ties are exact on both databases. docs/rankings.md explains the choices.
 """
 
 from dataclasses import dataclass

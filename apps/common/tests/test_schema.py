@@ -262,7 +262,8 @@ def test_strings_the_server_refuses_blank_say_so_with_a_pattern(schema):
 _WHITESPACE = "".join(chr(code) for code in range(0x110000) if chr(code).isspace()) + "\ufeff"
 
 
-@given(st.text(alphabet=st.sampled_from(_WHITESPACE) | st.characters(), max_size=6))
+# No lone surrogates: they cannot travel in UTF-8, and jsonschema_rs cannot take them (UnicodeEncodeError).
+@given(st.text(alphabet=st.sampled_from(_WHITESPACE) | st.characters(exclude_categories=("Cs",)), max_size=6))
 @hypothesis_settings(max_examples=300, deadline=None)
 def test_the_not_blank_pattern_agrees_with_the_trim_drf_does(value):
     # Schemathesis sent login "\u001e": "\S" matched it in jsonschema_rs, DRF stripped it and said blank.
