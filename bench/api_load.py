@@ -865,7 +865,42 @@ def compare_analytics(args, *, wrk: str, seeded: Seeded, env: dict[str, str], wo
         timing_analytics({e.name: requests_for(e, seeded, probe(on, seeded)) for e in measured})
 
 
-def timing_analytics(entries: dict[str, list], count: int = 200, rounds: int = 5) -> None:
+def analytics_parts(pairs: list, count: int = 2000) -> tuple[float, float]:
+    """(µs to make one request's record and append it, µs to write one record in a batch of
+    ANALYTICS_BATCH_SIZE), best of 5: the two costs analytics adds, each timed alone."""
+    import json as json_module
+    import uuid
+
+    from django.conf import settings
+    from django.test import RequestFactory
+
+    from apps.analytics import services
+    from apps.analytics.buffer import buffer
+    from apps.analytics.middleware import request_record
+
+    factory = RequestFactory(HTTP_HOST="127.0.0.1")
+    request = factory.get(pairs[0][0])
+    request.request_id, request.resolver_match = str(uuid.uuid4()), None
+
+    class Answer:
+        status_code = 200
+
+    record_us, write_us, size = float("inf"), float("inf"), settings.ANALYTICS_BATCH_SIZE
+    for _ in range(5):
+        started = time.process_time()
+        for _ in range(count):
+            buffer.append(request_record(request, Answer(), 1.5, time.time()))
+        record_us = min(record_us, (time.process_time() - started) / count * 1e6)
+        with buffer._lock:
+            waiting, buffer._records = buffer._records, []
+        batch = json_module.loads(json_module.dumps(waiting[:size]))
+        started = time.process_time()
+        services.batch_record(batch_id=uuid.uuid4().hex, records=batch)
+        write_us = min(write_us, (time.process_time() - started) / len(batch) * 1e6)
+    return record_us, write_us
+
+
+def timing_analytics(entries: dict[str, list], count: int = 200, rounds: int = 7) -> None:
     """The steadier figure on a shared machine: CPU ms per request in this process (Django's test client,
     one thread), analytics on (the middleware's record, and the writer's share: each batch is flushed and
     written by ``batch_record`` inside the timed block) against off, interleaved, best of ``rounds``."""
@@ -899,6 +934,13 @@ def timing_analytics(entries: dict[str, list], count: int = 200, rounds: int = 5
         on, off = best[name, True], best[name, False]
         print(f"  {name:<10} on {on:6.3f} ms  off {off:6.3f} ms  analytics costs {on - off:+.3f} ms  "
               f"ratio off/on {off / on:.2f}")
+    record_us, write_us = analytics_parts(next(iter(entries.values())))
+    print(f"  alone: a request's record and append {record_us:.1f} µs, writing it (a batch of "
+          f"{settings.ANALYTICS_BATCH_SIZE}) {write_us:.1f} µs: {record_us + write_us:.1f} µs per request")
+    for name in entries:
+        off = best[name, False]
+        modelled = off / (off + (record_us + write_us) / 1000)
+        print(f"  {name:<10} off {off:6.3f} ms + {(record_us + write_us) / 1000:.3f} ms: ratio off/on {modelled:.2f}")
     for name in entries:
         ratio = best[name, False] / best[name, True]
         print(_goal(f"{name} CPU per request without / with analytics >= {ANALYTICS_GOAL}", ratio >= ANALYTICS_GOAL))
