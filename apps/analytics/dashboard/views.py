@@ -61,11 +61,11 @@ class DashboardPage(View):
         form = self.form_class(request.GET or None)
         tables = self.tables(form.cleaned_data) if form.is_valid() else []
         if request.GET.get("format") == "csv":
-            try:
-                return csv_response(tables[int(request.GET.get("table", "0"))], page=self.slug)
-            except (ValueError, IndexError):
+            index = request.GET.get("table", "0")
+            if not index.isdigit() or int(index) >= len(tables):
                 return HttpResponseBadRequest("No such table: give table=N, counted from 0, with valid dates.",
                                               content_type="text/plain")
+            return csv_response(tables[int(index)], page=self.slug)
         context = {
             **admin.site.each_context(request), "title": self.title, "description": self.description,
             "form": form, "tables": tables, "pages": PAGES, "slug": self.slug,
