@@ -62,7 +62,7 @@ class DashboardPage(View):
         tables = self.tables(form.cleaned_data) if form.is_valid() else []
         if request.GET.get("format") == "csv":
             index = request.GET.get("table", "0")
-            if not index.isdigit() or int(index) >= len(tables):
+            if not (index.isascii() and index.isdigit()) or int(index) >= len(tables):
                 return HttpResponseBadRequest("No such table: give table=N, counted from 0, with valid dates.",
                                               content_type="text/plain")
             return csv_response(tables[int(index)], page=self.slug)

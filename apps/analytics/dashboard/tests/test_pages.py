@@ -167,7 +167,7 @@ def test_each_table_downloads_as_csv(staff_client):
     assert len(csv_rows(response)) == 1 + 2 * len(seed.ENDPOINTS)
 
 
-@pytest.mark.parametrize("table", ["9", "x", "-1", "-99", ""])
+@pytest.mark.parametrize("table", ["9", "x", "-1", "-99", "", "²"])
 def test_a_csv_of_no_such_table_is_a_400(staff_client, table):
     response = staff_client.get("/admin/dashboard/regions/", {"format": "csv", "table": table})
     assert response.status_code == 400
