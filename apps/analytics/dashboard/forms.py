@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.analytics.regions import regions
 
 DEFAULT_DAYS = 7
+LAST_YEAR = 9998  # a range ends the day (or year) after its last: 9999-12-31 has none
 
 
 def _today() -> date:
@@ -53,6 +54,8 @@ class DateRangeForm(DashboardForm):
     def clean(self):
         data = super().clean()
         start, end = data.get("from_date"), data.get("to_date")
+        if end and end.year > LAST_YEAR:
+            raise forms.ValidationError(f"Dates up to {LAST_YEAR}.")
         if start and end:
             if start > end:
                 raise forms.ValidationError("The first date is after the last.")
@@ -68,9 +71,9 @@ def _region_choices():
 class RegionsForm(DateRangeForm):
     regions = forms.MultipleChoiceField(choices=_region_choices, required=False,
                                         help_text="None chosen: every region.")
-    from_year = forms.IntegerField(min_value=2000, max_value=9999, initial=lambda: _today().year,
+    from_year = forms.IntegerField(min_value=2000, max_value=LAST_YEAR, initial=lambda: _today().year,
                                    label="Annual from year")
-    to_year = forms.IntegerField(min_value=2000, max_value=9999, initial=lambda: _today().year,
+    to_year = forms.IntegerField(min_value=2000, max_value=LAST_YEAR, initial=lambda: _today().year,
                                  label="Annual to year")
 
     def clean(self):

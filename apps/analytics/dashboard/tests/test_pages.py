@@ -69,11 +69,25 @@ def test_regions_page_gives_annual_and_daily_counters_per_region_and_totals(staf
     ({"from_date": "yesterday"}, "Enter a valid date"),
     ({"from_year": "2010", "to_year": "2026"}, "At most 10 years"),
     ({"regions": ["Atlantis"]}, "Select a valid choice"),
+    ({"from_date": "9999-12-25", "to_date": "9999-12-31"}, "Dates up to 9998"),
+    ({"from_year": "9999", "to_year": "9999"}, "less than or equal to 9998"),
+    ({"from_date": "0001-01-01", "to_date": "0001-01-02", "from_year": "-5"}, "greater than or equal to 2000"),
 ])
 def test_a_bad_range_is_a_form_error_not_a_500(staff_client, params, message):
     response = staff_client.get("/admin/dashboard/regions/", params)
     assert response.status_code == 200
     assert message in response.content.decode() and response.context["tables"] == []
+
+
+@pytest.mark.parametrize("url", URLS)
+@pytest.mark.parametrize("params", [
+    {"from_date": "0001-01-01", "to_date": "0001-01-07"},
+    {"from_date": "9998-12-25", "to_date": "9998-12-31", "granularity": "hour"},
+    {"from_date": "2026-01-01", "to_date": "2026-01-01", "granularity": "minute", "emails": "x" * 5000},
+    {"emails": ",".join(f"u{n}@example.com" for n in range(30))},
+])
+def test_odd_input_on_any_page_never_fails(staff_client, url, params):
+    assert staff_client.get(url, params).status_code == 200
 
 
 def test_endpoints_page_gives_daily_and_hourly_counts_with_average_and_p95(staff_client):
