@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from admin_tools_stats.models import Interval, rrule_list
+from admin_tools_stats.views import InvalidChartParameter
 from datetime_truncate import truncate
 
 from apps.analytics.histogram import COLUMNS, percentile
@@ -20,6 +21,10 @@ from apps.dispense.selectors import fanout_lag_buckets
 
 Series = dict[datetime, dict[str, float]]
 STEPS = {Interval.hours: timedelta(hours=1), Interval.days: timedelta(days=1)}
+# The longest range per bucket size (the package checks neither the scale against the chart's allowed ones
+# nor the range): a few thousand buckets at most.
+LONGEST = {Interval.hours: timedelta(days=62), Interval.days: timedelta(days=3700)}
+BUCKETED = {"fanout_lag", "fanout_deliveries"}  # per hour or per day only
 
 
 def _buckets(since: datetime, until: datetime, interval: Interval) -> list[datetime]:
@@ -101,6 +106,10 @@ def computed_series(graph_key: str) -> Callable | None:
         return None
 
     def get_multi_time_series(configuration, time_since, time_until, interval, *args) -> Series:
+        if graph_key in BUCKETED and interval not in STEPS:
+            raise InvalidChartParameter("This chart is per hour or per day.")
+        if time_until - time_since > LONGEST.get(interval, timedelta.max):
+            raise InvalidChartParameter(f"At most {LONGEST[interval].days} days per {interval.val()}.")
         if interval == Interval.hours:
             # The package ends an hourly range at the first hour of its last day (it rounds the date up to
             # the hour): take that whole day, so "until today" shows today's hours.

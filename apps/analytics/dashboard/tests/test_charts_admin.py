@@ -154,3 +154,16 @@ def test_an_hourly_chart_until_today_shows_todays_hours(client):
         "time_since": (now - timedelta(days=1)).date().isoformat(), "time_until": now.date().isoformat(),
         "select_box_interval": "hours"}).content.decode()
     assert f'{{"x": {int(now.timestamp() * 1000)}, "y": 4}}' in body
+
+
+@pytest.mark.parametrize("key, params, message", [
+    ("fanout_lag", {"select_box_interval": "years"}, "per hour or per day"),
+    ("fanout_lag", {"select_box_interval": "hours", "time_since": "2000-01-01"}, "At most 62 days per hour"),
+    ("endpoint_p95", {"select_box_interval": "days", "time_since": "1900-01-01"}, "At most 3700 days per day"),
+])
+def test_a_computed_chart_refuses_a_scale_or_range_it_would_choke_on(client, key, params, message):
+    client.force_login(UserFactory(is_staff=True))
+    response = client.get(f"/admin/charts/chart_data/{key}/",
+                          {"time_since": "2026-11-01", "time_until": "2026-11-07", **params})
+    assert response.status_code == 200 and "chartShowServerError" in response.content.decode()
+    assert message in response.content.decode()
