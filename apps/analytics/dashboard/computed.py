@@ -99,6 +99,22 @@ COMPUTED: dict[str, Callable[..., Series]] = {
 }
 
 
+def check_range(since: datetime, until: datetime, interval: Interval) -> None:
+    """InvalidChartParameter for a range with too many buckets of ``interval``."""
+    if until - since > LONGEST.get(interval, timedelta.max):
+        raise InvalidChartParameter(f"At most {LONGEST[interval].days} days per {interval.val()}.")
+
+
+def range_checked(get_multi_time_series: Callable) -> Callable:
+    """The package's own series function for a chart, refusing ranges of too many buckets."""
+
+    def checked(configuration, time_since, time_until, interval, *args):
+        check_range(time_since, time_until, interval)
+        return get_multi_time_series(configuration, time_since, time_until, interval, *args)
+
+    return checked
+
+
 def computed_series(graph_key: str) -> Callable | None:
     """The package's ``get_multi_time_series`` replacement for a computed chart, None for the others."""
     compute = COMPUTED.get(graph_key)
@@ -108,8 +124,7 @@ def computed_series(graph_key: str) -> Callable | None:
     def get_multi_time_series(configuration, time_since, time_until, interval, *args) -> Series:
         if graph_key in BUCKETED and interval not in STEPS:
             raise InvalidChartParameter("This chart is per hour or per day.")
-        if time_until - time_since > LONGEST.get(interval, timedelta.max):
-            raise InvalidChartParameter(f"At most {LONGEST[interval].days} days per {interval.val()}.")
+        check_range(time_since, time_until, interval)
         if interval == Interval.hours:
             # The package ends an hourly range at the first hour of its last day (it rounds the date up to
             # the hour): take that whole day, so "until today" shows today's hours.

@@ -160,6 +160,7 @@ def test_an_hourly_chart_until_today_shows_todays_hours(client):
     ("fanout_lag", {"select_box_interval": "years"}, "per hour or per day"),
     ("fanout_lag", {"select_box_interval": "hours", "time_since": "2000-01-01"}, "At most 62 days per hour"),
     ("endpoint_p95", {"select_box_interval": "days", "time_since": "1900-01-01"}, "At most 3700 days per day"),
+    ("new_users", {"select_box_interval": "hours", "time_since": "1900-01-01"}, "At most 62 days per hour"),
 ])
 def test_a_computed_chart_refuses_a_scale_or_range_it_would_choke_on(client, key, params, message):
     client.force_login(UserFactory(is_staff=True))
