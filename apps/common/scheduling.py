@@ -24,6 +24,13 @@ def cron_schedules() -> dict[str, str]:
     return {job.name: _crontab(job.trigger) for job in scheduler.get_jobs()}
 
 
+def _schedule_of(actor_name: str) -> str | None:
+    from dramatiq_crontab import scheduler
+
+    job = next((job for job in scheduler.get_jobs() if job.name == actor_name), None)
+    return None if job is None else _crontab(job.trigger)
+
+
 def _crontab(trigger) -> str:
     fields = {field.name: str(field) for field in getattr(trigger, "fields", [])}
     names = ("minute", "hour", "day", "month", "day_of_week")
@@ -68,7 +75,7 @@ class ScheduledRunsMiddleware(dramatiq.Middleware):
         started = getattr(self._started, "value", None)
         if started is None or started[0] != message.message_id:
             return
-        schedule = cron_schedules().get(message.actor_name)
+        schedule = _schedule_of(message.actor_name)  # every message passes here: only its own job is formatted
         if schedule is None:
             return
         error = "" if exception is None else f"{type(exception).__name__}: {exception}"
