@@ -7,7 +7,6 @@ import math
 import random
 from dataclasses import dataclass
 
-
 MIN_POPULATION = 100_000  # a "city" with a research station's population would make a sad simulation
 
 
