@@ -50,7 +50,7 @@ class ApiError(Exception):
 class Answer:
     status: int
     body: Any
-    headers: dict
+    headers: Any  # case-insensitive (requests' CaseInsensitiveDict)
     pending: bool = False  # a PENDING_FEATURES endpoint this server does not have
 
     @property
@@ -102,6 +102,7 @@ class Api:
             "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode() if client_id else None
         )
         self._local = threading.local()
+        self.observer = None  # called with (operation, answer) for every answer (the e2e report)
 
     @property
     def session(self) -> requests.Session:
@@ -139,7 +140,7 @@ class Api:
         target = url or self.base_url + self.prefix + template.format(**(path or {}))
         headers = dict(headers or {})
         if method == "POST":
-            headers["Idempotency-Key"] = str(uuid.uuid4())  # one key for every retry of this request
+            headers.setdefault("Idempotency-Key", str(uuid.uuid4()))  # one key for every retry of this request
         if open_auth and self.basic:
             headers["Authorization"] = self.basic
         refreshed = False
@@ -167,7 +168,8 @@ class Api:
         try:
             response = self.session.request(method, target, headers=headers, timeout=self.timeout, **kwargs)
         except (requests.Timeout, requests.ConnectionError):
-            self.stats.request(op, "timeout", time.perf_counter() - started, expected=False)
+            self.stats.request(op, "timeout", time.perf_counter() - started)
+            self.stats.error("timeout")
             if not last:
                 self.stats.retried()
             return None
@@ -178,8 +180,10 @@ class Api:
                 body = response.json()
             except ValueError:
                 body = response.text
-        answer = Answer(response.status_code, body, dict(response.headers))
-        self.stats.request(op, response.status_code, elapsed, expected=response.status_code < 400)
+        answer = Answer(response.status_code, body, response.headers)
+        self.stats.request(op, response.status_code, elapsed)
+        if response.status_code >= 500 or response.status_code == 429:
+            self.stats.error(response.status_code)
         if response.status_code >= 500:
             self.stats.fail("server_error", f"{op}: {response.status_code} {str(body)[:200]}")
         return answer
@@ -197,6 +201,9 @@ class Api:
         if op in PENDING_FEATURES and answer.status == 404 and not self._deployed(method, template):
             self.stats.mark_pending(op)
             answer.pending = True
+        if self.observer is not None:
+            self.observer(op, answer)
+        if answer.pending:
             return answer
         if self.contract is not None:
             try:
@@ -204,6 +211,8 @@ class Api:
             except ContractViolation as violation:
                 self.stats.fail("contract_violation", str(violation))
         if answer.status not in expect:
+            if answer.status < 500 and answer.status != 429:
+                self.stats.error(answer.status)
             message = f"{op}: {answer.status} (expected {'/'.join(map(str, expect))}) {str(answer.body)[:200]}"
             self.stats.fail("unexpected_status", message)
             raise ApiError(answer, message)

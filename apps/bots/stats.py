@@ -39,13 +39,16 @@ class Stats:
         self.pending: set[str] = set()  # operations the server answered 404 for (client.PENDING_FEATURES)
         self.retries = 0
 
-    def request(self, op: str, status: int | str, seconds: float, expected: bool) -> None:
+    def request(self, op: str, status: int | str, seconds: float) -> None:
         with self._lock:
             self.requests[op] += 1
             self.statuses[op][str(status)] += 1
             self.latencies[op].append(seconds)
-            if not expected:
-                self.errors[str(status)] += 1
+
+    def error(self, status: int | str) -> None:
+        """An answer the caller did not expect (a retried 5xx or 429, a timeout, a wrong status)."""
+        with self._lock:
+            self.errors[str(status)] += 1
 
     def create(self, kind: str, n: int = 1) -> None:
         with self._lock:

@@ -75,7 +75,7 @@ class Command(BaseCommand):
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as progress:
             summary = Simulation(client, knobs, progress=progress).run()
-        print_summary(summary, Console(file=self.stdout))
+        print_summary(summary, Console(file=self.stdout, width=140))
         if options["json_file"]:
             write_json(summary, options["json_file"])
         if not summary["ok"]:
