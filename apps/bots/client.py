@@ -38,6 +38,17 @@ REFRESH_MARGIN_SECONDS = 60
 MAX_RETRY_AFTER_SECONDS = 120
 
 
+def _short_429(answer: Answer) -> bool:
+    """A 429 worth waiting for: a Retry-After of at most MAX_RETRY_AFTER_SECONDS. A longer one (an hour of the
+    per-IP signup limit) fails at once: the server does not know these requests as a bot client's."""
+    if answer.status != 429:
+        return False
+    try:
+        return float(answer.headers.get("Retry-After", "1")) <= MAX_RETRY_AFTER_SECONDS
+    except ValueError:
+        return True
+
+
 class ApiError(Exception):
     """An answer with a status the caller did not expect (already counted as a failure)."""
 
@@ -151,7 +162,7 @@ class Api:
             if answer is None:  # timeout or connection error
                 self._pause(attempt)
                 continue
-            if (answer.status >= 500 or answer.status == 429) and attempt < self.retries:
+            if (answer.status >= 500 or _short_429(answer)) and attempt < self.retries:
                 self.stats.retried()
                 self._pause(attempt, answer.headers.get("Retry-After"))
                 continue
@@ -214,6 +225,8 @@ class Api:
             if answer.status < 500 and answer.status != 429:
                 self.stats.error(answer.status)
             message = f"{op}: {answer.status} (expected {'/'.join(map(str, expect))}) {str(answer.body)[:200]}"
+            if answer.status == 429:
+                message += " (is this a bot client? see BOT_CLIENT_IDS in docs/bots.md)"
             self.stats.fail("unexpected_status", message)
             raise ApiError(answer, message)
         return answer
