@@ -45,6 +45,7 @@ class EndToEnd:
         self.password = password
         self._current: Step | None = None
         client.observer = self._seen
+        self.ada, self.bob, self.cy = self.user("ada"), self.user("bob"), self.user("cy")
 
     def _seen(self, op: str, answer: Answer) -> None:
         if self._current is not None:
@@ -87,7 +88,6 @@ class EndToEnd:
     # --- the script ------------------------------------------------------------------------------------
 
     def run(self) -> list[Step]:
-        self.ada, self.bob, self.cy = self.user("ada"), self.user("bob"), self.user("cy")
         for name, action in [
             ("time", self.s_time),
             ("signup three users", self.s_signup),
