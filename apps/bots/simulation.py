@@ -23,7 +23,6 @@ posts gone); a difference is a lost write.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import threading
@@ -96,8 +95,12 @@ class Simulation:
             self.progress.update(bar, visible=False)
 
     def _guarded(self, task: Callable[[], object]) -> None:
-        with contextlib.suppress(ApiError):  # already counted as a failure by the client
+        try:
             task()
+        except ApiError:
+            pass  # already counted as a failure by the client
+        except Exception as error:  # a body the bots cannot read (its violation is counted too), or a bot's bug
+            self.stats.fail("bot_error", f"{type(error).__name__}: {error}"[:300])
 
     def _random(self) -> random.Random:
         with self._serial_lock:
@@ -331,7 +334,7 @@ class Simulation:
 
     def _second_thoughts(self, user: BotUser, rng: random.Random) -> None:
         rate = self.knobs.delete_rate
-        liked = [pid for pid, users in list(self.world.likes.items()) if user.id in users]
+        liked = self.world.liked_by(user.id)
         if liked and rng.random() < rate * 3:
             post_id = rng.choice(liked)
             if self.client.unlike(user, post_id, expect=(200, 404)).status == 200:
@@ -343,7 +346,7 @@ class Simulation:
             self.client.unfollow(user, followee)
             self.world.unfollowed(user, followee)
             self.stats.create("unfollows")
-        mine = [cid for cid, (author, _) in list(self.world.comments.items()) if author == user.id]
+        mine = self.world.comments_by(user.id)
         if mine and rng.random() < rate * 2:
             comment_id = rng.choice(mine)
             if self.client.comment_delete(user, comment_id, expect=(204, 404)).status == 204:

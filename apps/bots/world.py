@@ -27,12 +27,15 @@ class World:
         self.by_city: dict[str, list[BotUser]] = defaultdict(list)
         self.celebrities: list[BotUser] = []
         self.following: dict[str, set[str]] = defaultdict(set)
+        self.followers_of: dict[str, set[str]] = defaultdict(set)
         self.followers: Counter[str] = Counter()
         self.posts: dict[str, PostRecord] = {}
         self.posts_of: dict[str, list[PostRecord]] = defaultdict(list)
         self.likes: dict[str, set[str]] = defaultdict(set)  # post id -> user ids
         self.comments: dict[str, tuple[str, str]] = {}  # comment id -> (author id, post id)
         self.comments_of_post: Counter[str] = Counter()
+        self.likes_of_user: dict[str, set[str]] = defaultdict(set)  # user id -> post ids
+        self.comments_of_user: dict[str, set[str]] = defaultdict(set)  # user id -> comment ids
 
     def user_added(self, user: BotUser) -> None:
         with self.lock:
@@ -47,6 +50,7 @@ class World:
             if followee_id in self.following[follower.id]:
                 return False
             self.following[follower.id].add(followee_id)
+            self.followers_of[followee_id].add(follower.id)
             self.followers[followee_id] += 1
             return True
 
@@ -54,11 +58,12 @@ class World:
         with self.lock:
             if followee_id in self.following[follower.id]:
                 self.following[follower.id].discard(followee_id)
+                self.followers_of[followee_id].discard(follower.id)
                 self.followers[followee_id] -= 1
 
     def follower_ids(self, user_id: str) -> list[str]:
         with self.lock:
-            return [uid for uid, followees in self.following.items() if user_id in followees]
+            return sorted(self.followers_of[user_id])
 
     def posted(self, record: PostRecord) -> None:
         with self.lock:
@@ -69,27 +74,43 @@ class World:
         with self.lock:
             record = self.posts[post_id]
             record.deleted = True
-            self.likes.pop(post_id, None)
+            for user_id in self.likes.pop(post_id, set()):
+                self.likes_of_user[user_id].discard(post_id)
             self.comments_of_post.pop(post_id, None)
             for comment_id in [cid for cid, (_, pid) in self.comments.items() if pid == post_id]:
-                del self.comments[comment_id]
+                author_id, _ = self.comments.pop(comment_id)
+                self.comments_of_user[author_id].discard(comment_id)
 
     def liked(self, user: BotUser, post_id: str, on: bool) -> None:
         with self.lock:
-            if post_id in self.posts and not self.posts[post_id].deleted:
-                (self.likes[post_id].add if on else self.likes[post_id].discard)(user.id)
+            if on and post_id in self.posts and not self.posts[post_id].deleted:
+                self.likes[post_id].add(user.id)
+                self.likes_of_user[user.id].add(post_id)
+            elif not on:
+                self.likes[post_id].discard(user.id)
+                self.likes_of_user[user.id].discard(post_id)
 
     def commented(self, comment_id: str, user: BotUser, post_id: str) -> None:
         with self.lock:
             if post_id in self.posts and not self.posts[post_id].deleted:
                 self.comments[comment_id] = (user.id, post_id)
                 self.comments_of_post[post_id] += 1
+                self.comments_of_user[user.id].add(comment_id)
 
     def comment_deleted(self, comment_id: str) -> None:
         with self.lock:
             if comment_id in self.comments:
-                _, post_id = self.comments.pop(comment_id)
+                author_id, post_id = self.comments.pop(comment_id)
                 self.comments_of_post[post_id] -= 1
+                self.comments_of_user[author_id].discard(comment_id)
+
+    def liked_by(self, user_id: str) -> list[str]:
+        with self.lock:
+            return sorted(self.likes_of_user[user_id])
+
+    def comments_by(self, user_id: str) -> list[str]:
+        with self.lock:
+            return sorted(self.comments_of_user[user_id])
 
     def live_posts_of(self, user_id: str) -> list[PostRecord]:
         with self.lock:

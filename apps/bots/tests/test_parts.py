@@ -72,3 +72,43 @@ def test_the_summary_has_every_section():
     assert summary["created"] == {"posts": 2} and summary["run_id"] == "x" and summary["ok"]
     assert summary["feed_delivery_lag"]["hybrid"]["samples"] == 1
     assert summary["feed_delivery_lag"]["fanout"]["missed"] == 1
+
+
+def test_the_world_keeps_its_indexes_in_step():
+    from apps.bots.client import BotUser
+    from apps.bots.world import PostRecord, World
+
+    world = World()
+    ada, bob = (BotUser(f"{n}@x", "pw", n, n, city="Paris", id=n) for n in ("ada", "bob"))
+    for user in (ada, bob):
+        world.user_added(user)
+    assert world.followed(ada, "bob") and not world.followed(ada, "bob")
+    world.posted(PostRecord("p1", bob, day=1))
+    world.liked(ada, "p1", on=True)
+    world.commented("c1", ada, "p1")
+    world.commented("c2", ada, "p1")
+    world.comment_deleted("c1")
+
+    assert world.follower_ids("bob") == ["ada"] and world.liked_by("ada") == ["p1"]
+    assert world.comments_by("ada") == ["c2"] and world.comments_of_post["p1"] == 1
+    assert world.counts() == {"users": 2, "celebrities": 0, "posts": 1, "follows": 1, "likes": 1, "comments": 1}
+
+    world.post_deleted("p1")
+    world.liked(bob, "p1", on=True)  # a like acknowledged after the deletion is not expected to stay
+    world.unfollowed(ada, "bob")
+
+    assert world.liked_by("ada") == [] and world.liked_by("bob") == [] and world.comments_by("ada") == []
+    assert world.follower_ids("bob") == [] and world.live_posts_of("bob") == []
+    assert world.counts() == {"users": 2, "celebrities": 0, "posts": 0, "follows": 0, "likes": 0, "comments": 0}
+
+
+def test_a_bots_own_error_fails_the_run_instead_of_vanishing_in_a_thread():
+    from apps.bots.client import Client
+    from apps.bots.simulation import Knobs, Simulation
+
+    simulation = Simulation(Client("http://shutter.test", stats=Stats()), Knobs(cities=1, concurrency=2))
+
+    simulation._phase("broken", [lambda: {}["id"], lambda: None])
+
+    assert simulation.stats.failures == {"bot_error": 1}
+    assert simulation.stats.failure_examples == ["bot_error: KeyError: 'id'"]
