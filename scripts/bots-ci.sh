@@ -12,7 +12,8 @@
 #                         server and dropped after; Redis databases 2 (broker) and 3 (cache) are flushed
 #   BOTS_DAYS, BOTS_CITIES, BOTS_SCALE, BOTS_CONCURRENCY   the simulation (default 2, 4, 27, 8: ~215 users)
 #   BOTS_CELEBRITY_FOLLOWERS   DISPENSE_CELEBRITY_FOLLOWERS for the run (default 15: the stars turn hybrid)
-#   BOTS_FEED_STORE       sql (default) or cassandra (then CASSANDRA_HOSTS/CASSANDRA_PORT must point at one)
+#   BOTS_FEED_STORE       sql (default) or cassandra (then CASSANDRA_HOSTS/CASSANDRA_PORT must point at one; the run
+#                         uses the keyspace BOTS_CASSANDRA_KEYSPACE, default shutter_bots_feeds, dropped before and after)
 #   BOTS_TIME_LIMIT       seconds the simulation may take (default 600)
 #   BOTS_REPORT_DIR       keep the summaries (e2e.json, bots.json) and the server logs there
 set -euo pipefail
@@ -37,6 +38,7 @@ stop() {
   fi
   [[ -n ${BOTS_REPORT_DIR:-} ]] && cp "$WORK"/*.log "$REPORTS"/ 2>/dev/null
   "$PY" - "$PG_URL" drop <<<"${DB_SQL:-}" >/dev/null 2>&1 || true
+  [[ ${FEED_STORE:-} == cassandra ]] && { "$PY" - drop <<<"$KEYSPACE_PY" >/dev/null 2>&1 || true; }
   rm -rf "$WORK"
   exit "$status"
 }
@@ -62,6 +64,20 @@ export SHUTTER_VAR_DIR="$WORK/var" MEDIA_ROOT="$WORK/var/media" STATIC_ROOT="$WO
 export DEBUG=0 ALLOWED_HOSTS=$HOST SECURE_SSL_REDIRECT=0 SERVE_MEDIA=1 EMBEDDED_WORKER=0
 export SECRET_KEY="bots-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export FEED_STORE=${BOTS_FEED_STORE:-sql}
+# Cassandra: a keyspace of the run's own (the new database's user ids start at 1 again), dropped on exit.
+KEYSPACE_PY='
+import os
+from cassandra.cluster import Cluster
+keyspace = os.environ["CASSANDRA_FEEDS_KEYSPACE"]
+cluster = Cluster(os.environ["CASSANDRA_HOSTS"].split(","), port=int(os.environ.get("CASSANDRA_PORT", "9042")))
+cluster.connect().execute("DROP KEYSPACE IF EXISTS " + keyspace)
+cluster.shutdown()
+'
+if [[ $FEED_STORE == cassandra ]]; then
+  [[ -n ${CASSANDRA_HOSTS:-} ]] || { echo "BOTS_FEED_STORE=cassandra needs CASSANDRA_HOSTS (and CASSANDRA_PORT)"; exit 2; }
+  export CASSANDRA_FEEDS_KEYSPACE=${BOTS_CASSANDRA_KEYSPACE:-shutter_bots_feeds}
+  "$PY" - <<<"$KEYSPACE_PY"
+fi
 # Celebrities in a run of a few hundred users: past BOTS_CELEBRITY_FOLLOWERS followers their posts are merged
 # at read time (the hybrid feed); readers' cached lists last 2 s, so the crossing's grace is 4 s.
 CELEBRITY_FOLLOWERS=${BOTS_CELEBRITY_FOLLOWERS:-15}
@@ -77,7 +93,7 @@ BASE="http://$HOST:$PORT"
 echo "==== migrate (PostgreSQL shutter_bots, feed store $FEED_STORE), register the bots' OAuth client"
 mkdir -p "$SHUTTER_VAR_DIR"
 "$PY" manage.py migrate --noinput >"$WORK/migrate.log"
-[[ $FEED_STORE == cassandra ]] && "$PY" manage.py sync_cassandra >>"$WORK/migrate.log"
+if [[ $FEED_STORE == cassandra ]]; then "$PY" manage.py sync_cassandra --database cassandra >>"$WORK/migrate.log"; fi
 "$PY" manage.py bot_client "$BOT_CLIENT_ID" --secret "$BOT_CLIENT_SECRET" >/dev/null
 
 echo "==== gunicorn on $BASE, rundramatiq workers and the scheduler on Redis"
