@@ -3,8 +3,8 @@
 
 What it models: the mobile apps' reads on one small server. It starts gunicorn as production runs it
 (``gunicorn config.wsgi:application --bind 127.0.0.1:PORT --workers W --threads T``, DEBUG off, the
-embedded broker and worker: no fan-out runs during the load, the worker writes the analytics batches) on a fresh throwaway database (SQLite, or PostgreSQL
-with ``--database-url``), seeded with a realistic graph:
+embedded broker and worker: no fan-out runs during the load, the worker writes the analytics batches) on a
+fresh throwaway database (SQLite, or PostgreSQL with ``--database-url``), seeded with a realistic graph:
 
 - ``--users`` accounts (5,000); a tenth are creators with ``--creator-posts`` (40) posts each, the others
   have ``--posts-per-user`` (2), spread over 30 days; a third of the posts have a location;
