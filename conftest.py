@@ -10,8 +10,10 @@ from apps.accounts.tests.factories import UserFactory
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(settings, tmp_path):
-    """Media goes to a temporary folder; the rate-limit cache starts empty."""
+    """Media goes to a temporary folder; the rate-limit cache starts empty; analytics records nothing
+    (its own tests, apps/analytics/tests, turn it on and process what they record)."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.ANALYTICS_ENABLED = False
     settings.PASSWORD_HASHERS = ["apps.accounts.tests.hashers.FastArgon2PasswordHasher"]
     from django.core.cache import cache
 

@@ -3,8 +3,8 @@
 
 What it models: the mobile apps' reads on one small server. It starts gunicorn as production runs it
 (``gunicorn config.wsgi:application --bind 127.0.0.1:PORT --workers W --threads T``, DEBUG off, the
-embedded broker: no fan-out runs during the load) on a fresh throwaway database (SQLite, or PostgreSQL
-with ``--database-url``), seeded with a realistic graph:
+embedded broker and worker: no fan-out runs during the load, the worker writes the analytics batches) on a
+fresh throwaway database (SQLite, or PostgreSQL with ``--database-url``), seeded with a realistic graph:
 
 - ``--users`` accounts (5,000); a tenth are creators with ``--creator-posts`` (40) posts each, the others
   have ``--posts-per-user`` (2), spread over 30 days; a third of the posts have a location;
@@ -34,8 +34,16 @@ machine gives any request, so the ratios hold on a shared, noisy machine where a
 Goals (issue 11), as ratios in the same run: ``/users/me`` >= 0.4 x ``/health/``; ``/feed`` (30 full posts)
 >= 0.4 x ``/users/me``; ``/feed`` p99 <= 3 x its p50.
 
+``--compare-analytics`` (issue 15) measures what request logging costs instead: two servers on the same
+data, the same settings and an embedded worker each, one with ``ANALYTICS_ENABLED=1`` and one with
+``ANALYTICS_ENABLED=0``; ``/users/me`` and ``/feed`` run on both in the same round, the order swapped every
+round, and the ratio on/off is the median of per-round ratios. Goal: >= 0.9 for both. After each run on the
+analytics server it waits for the background to catch up: the backlog is the run's requests not yet in the
+day counters (written by the actor in the same transaction as the logs), and the goal is that it is back to
+zero within ``DRAIN_GOAL_S`` seconds of the load stopping.
+
     .venv/bin/python bench/api_load.py [--database-url postgres://...] [--workers 2] [--threads 4]
-        [--connections 16] [--duration 10] [--rounds 2] [--smoke] [--profile /feed]
+        [--connections 16] [--duration 10] [--rounds 2] [--smoke] [--profile /feed] [--compare-analytics]
 """
 
 import argparse
@@ -70,6 +78,8 @@ API = "/api/v1"
 USERS_GOAL = 0.4  # /users/me req/s >= 0.4 x /health/
 FEED_GOAL = 0.4  # /feed req/s >= 0.4 x /users/me
 TAIL_GOAL = 3.0  # /feed p99 <= 3 x p50
+ANALYTICS_GOAL = 0.9  # --compare-analytics: req/s with analytics on >= 0.9 x off
+DRAIN_GOAL_S = 10.0  # ... and the backlog back to zero within 10 s of the load stopping
 PAGE = 30
 THROTTLES = ("THROTTLE_USER", "THROTTLE_SIGNUP", "THROTTLE_LOGIN", "THROTTLE_REFRESH")
 SMOKE = {"users": 300, "readers": 20, "follows": 60, "background_follows": 10, "duration": 2, "rounds": 1,
@@ -142,6 +152,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="after the load, CPU-time 5 x 100 requests of each endpoint in-process "
                         "(Django's test client, no profiler)")
     parser.add_argument("--keep", action="store_true", help="keep the database at exit (it is dropped otherwise)")
+    parser.add_argument("--compare-analytics", action="store_true",
+                        help="instead of the endpoint table: /users/me and /feed on two servers, analytics on and "
+                        "off, interleaved; ratios on/off and how fast the background catches up")
+    parser.add_argument("--analytics-aa", action="store_true",
+                        help="with --compare-analytics: analytics on in both servers (an A/A run: the ratios "
+                        "it gives are the noise floor of this machine)")
     args = parser.parse_args(argv)
     if args.smoke:
         for name, value in SMOKE.items():
@@ -216,7 +232,9 @@ def server_env(url: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="config.settings", DEBUG="0", SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="127.0.0.1", DATABASE_URL=url, FEED_STORE="sql", LOG_LEVEL="WARNING",
         # Set even when empty: settings read .env without overwriting, so a value there must not win.
-        DRAMATIQ_BROKER_URL="", EMBEDDED_WORKER="0", SECURE_SSL_REDIRECT="0",
+        # The embedded worker writes the analytics batches, as `make run` does (nothing else runs: no posts
+        # are published during the load).
+        DRAMATIQ_BROKER_URL="", EMBEDDED_WORKER="1", ANALYTICS_ENABLED="1", SECURE_SSL_REDIRECT="0",
         # Far above the load, so no 429: the throttle still runs (its cache read and write) as in production.
         **dict.fromkeys(THROTTLES, "1000000000/minute"),
     )
@@ -502,9 +520,9 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def serving(args, env: dict[str, str], log: Path) -> Iterator[int]:
+def serving(args, env: dict[str, str], log: Path, port: int | None = None) -> Iterator[int]:
     """gunicorn running on 127.0.0.1 until the block ends, however it ends; yields its port."""
-    port = args.port or _free_port()
+    port = port or args.port or _free_port()
     command = gunicorn_command(args, port)
     print(f"server: {' '.join(command[1:])} (cwd {args.source}, DEBUG=0)")
     with log.open("wb") as out:
@@ -785,11 +803,187 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
+# --- --compare-analytics ---------------------------------------------------------------------
+
+
+def analytics_written() -> int:
+    """Requests the analytics actor has counted so far (every server's, in the day counters)."""
+    from django.db import connections
+    from django.db.models import Sum
+
+    from apps.analytics.models import EndpointCounter
+
+    written = EndpointCounter.objects.filter(period="day").aggregate(n=Sum("requests"))["n"] or 0
+    connections.close_all()  # no connection (or SQLite snapshot) held between polls
+    return written
+
+
+def drain(target: int, timeout: float = 60.0) -> tuple[int, float]:
+    """(backlog when the load stopped, seconds until the written count reached ``target``)."""
+    stopped = time.monotonic()
+    backlog = max(0, target - analytics_written())
+    while analytics_written() < target:
+        if time.monotonic() - stopped > timeout:
+            raise LoadError(f"the analytics backlog did not drain within {timeout:.0f} s "
+                            f"({target - analytics_written():,} records left)")
+        time.sleep(0.1)
+    return backlog, time.monotonic() - stopped
+
+
+def compare_analytics(args, *, wrk: str, seeded: Seeded, env: dict[str, str], work: Path) -> None:
+    """Both servers, interleaved rounds, the ratio table and the goal lines."""
+    measured = [BY_NAME["/users/me"], BY_NAME["/feed"]]
+    on_env, off_env = {**env, "ANALYTICS_ENABLED": "1"}, {**env, "ANALYTICS_ENABLED": "0"}
+    if args.analytics_aa:
+        print("A/A run: analytics on in both servers; the ratios below measure the noise alone")
+        off_env = on_env
+    with serving(args, on_env, work / "on.log") as on, serving(args, off_env, work / "off.log", _free_port()) as off:
+        files = {}
+        for name, port in (("on", on), ("off", off)):
+            probes = probe(port, seeded)
+            for endpoint in measured:
+                files[name, endpoint.name] = write_requests(work / f"{name}-{len(files)}.lua",
+                                                            requests_for(endpoint, seeded, probes))
+        ports = {"on": on, "off": off}
+        for (name, endpoint_name), path in files.items():  # warm-up, both servers
+            if args.warmup:
+                run_wrk(args, wrk=wrk, port=ports[name], endpoint=BY_NAME[endpoint_name], requests_file=path,
+                        seconds=args.warmup)
+        drain(0)
+        runs: dict[tuple[str, str], list[Run]] = defaultdict(list)
+        drains: list[tuple[int, float]] = []
+        print(f"load average before the rounds: {os.getloadavg()[0]:.2f}")
+        for number in range(args.rounds):
+            order = ("on", "off") if number % 2 == 0 else ("off", "on")
+            for endpoint in measured:
+                for name in order:
+                    before = analytics_written() if name == "on" else 0
+                    run = run_wrk(args, wrk=wrk, port=ports[name], endpoint=endpoint,
+                                  requests_file=files[name, endpoint.name], seconds=args.duration)
+                    runs[name, endpoint.name].append(run)
+                    line = (f"  round {number + 1} {endpoint.name:<10} analytics {name:<3} {run.rps:8,.0f} req/s  "
+                            f"p50 {run.p50_ms:6.1f} ms  p99 {run.p99_ms:6.1f} ms")
+                    if name == "on":
+                        drains.append(drain(before + run.requests))
+                        line += f"  backlog {drains[-1][0]:,} records, zero after {drains[-1][1]:.1f} s"
+                    print(line, flush=True)
+        report_analytics(args, seeded, measured, runs, drains)
+        timing_analytics({e.name: requests_for(e, seeded, probe(on, seeded)) for e in measured})
+
+
+def analytics_parts(pairs: list, count: int = 2000) -> tuple[float, float]:
+    """(µs to make one request's record and append it, µs to write one record in a batch of
+    ANALYTICS_BATCH_SIZE), best of 5: the two costs analytics adds, each timed alone."""
+    import json as json_module
+    import uuid
+
+    from django.conf import settings
+    from django.test import RequestFactory
+
+    from apps.analytics import services
+    from apps.analytics.buffer import buffer
+    from apps.analytics.middleware import request_record
+
+    factory = RequestFactory(HTTP_HOST="127.0.0.1")
+    request = factory.get(pairs[0][0])
+    request.request_id, request.resolver_match = str(uuid.uuid4()), None
+
+    class Answer:
+        status_code = 200
+
+    record_us, write_us, size = float("inf"), float("inf"), settings.ANALYTICS_BATCH_SIZE
+    for _ in range(5):
+        started = time.process_time()
+        for _ in range(count):
+            buffer.append(request_record(request, Answer(), 1.5, time.time()))
+        record_us = min(record_us, (time.process_time() - started) / count * 1e6)
+        with buffer._lock:
+            waiting, buffer._records = buffer._records, []
+        batch = json_module.loads(json_module.dumps(waiting[:size]))
+        started = time.process_time()
+        services.batch_record(batch_id=uuid.uuid4().hex, records=batch)
+        write_us = min(write_us, (time.process_time() - started) / len(batch) * 1e6)
+    return record_us, write_us
+
+
+def timing_analytics(entries: dict[str, list], count: int = 200, rounds: int = 7) -> None:
+    """The steadier figure on a shared machine: CPU ms per request in this process (Django's test client,
+    one thread), analytics on (the middleware's record, and the writer's share: each batch is flushed and
+    written by ``batch_record`` inside the timed block) against off, interleaved, best of ``rounds``."""
+    import json as json_module
+
+    from django.conf import settings
+    from django.test import Client
+
+    from apps.analytics import services
+    from apps.analytics.buffer import buffer
+
+    buffer._thread = object()  # no flushing thread here: the timed block flushes and writes itself
+    buffer.send = lambda batch_id, records: services.batch_record(
+        batch_id=batch_id, records=json_module.loads(json_module.dumps(records)))
+    client = Client(HTTP_HOST="127.0.0.1")
+    best: dict[tuple[str, bool], float] = {}
+    for number in range(rounds):
+        for name, pairs in entries.items():
+            for enabled in (True, False) if number % 2 == 0 else (False, True):
+                settings.ANALYTICS_ENABLED = enabled
+                started = time.process_time()
+                for i in range(count):
+                    path, headers = pairs[i % len(pairs)]
+                    client.get(path, headers=headers)
+                buffer.flush()
+                ms = (time.process_time() - started) / count * 1000
+                best[name, enabled] = min(best.get((name, enabled), float("inf")), ms)
+    print(f"\nin-process, one thread: CPU ms per request, best of {rounds} interleaved batches of {count} "
+          "(on: the record and its share of the writer)")
+    for name in entries:
+        on, off = best[name, True], best[name, False]
+        print(f"  {name:<10} on {on:6.3f} ms  off {off:6.3f} ms  analytics costs {on - off:+.3f} ms  "
+              f"ratio off/on {off / on:.2f}")
+    record_us, write_us = analytics_parts(next(iter(entries.values())))
+    print(f"  alone: a request's record and append {record_us:.1f} µs, writing it (a batch of "
+          f"{settings.ANALYTICS_BATCH_SIZE}) {write_us:.1f} µs: {record_us + write_us:.1f} µs per request")
+    for name in entries:
+        off = best[name, False]
+        modelled = off / (off + (record_us + write_us) / 1000)
+        print(f"  {name:<10} off {off:6.3f} ms + {(record_us + write_us) / 1000:.3f} ms: ratio off/on {modelled:.2f}")
+    for name in entries:
+        ratio = best[name, False] / best[name, True]
+        print(_goal(f"{name} CPU per request without / with analytics >= {ANALYTICS_GOAL}", ratio >= ANALYTICS_GOAL))
+
+
+def report_analytics(args, seeded: Seeded, measured: list[Endpoint], runs: dict, drains: list) -> None:
+    print(f"\nAnalytics on vs off: gunicorn {args.workers} workers x {args.threads} threads each (embedded worker), "
+          f"wrk {args.connections} connections, {args.duration} s x {args.rounds} round(s); {seeded.database}")
+    header = f"{'endpoint':<12} {'on req/s':>9} {'off req/s':>9} {'on p99':>7} {'off p99':>7}  on/off per round"
+    print(f"{header}\n{'-' * len(header)}")
+    ratios = {}
+    for endpoint in measured:
+        on, off = runs["on", endpoint.name], runs["off", endpoint.name]
+        per_round = [a.rps / b.rps for a, b in zip(on, off, strict=True)]
+        ratios[endpoint.name] = statistics.median(per_round)
+        print(f"{endpoint.name:<12} {statistics.median(r.rps for r in on):9,.0f} "
+              f"{statistics.median(r.rps for r in off):9,.0f} {statistics.median(r.p99_ms for r in on):7.1f} "
+              f"{statistics.median(r.p99_ms for r in off):7.1f}  " + " / ".join(f"{r:.2f}" for r in per_round))
+    worst = max(seconds for _, seconds in drains)
+    print(f"load average after the rounds: {os.getloadavg()[0]:.2f}")
+    print(f"backlog at the end of each analytics run: {', '.join(f'{b:,}' for b, _ in drains)} records; "
+          f"zero again after at most {worst:.1f} s")
+    for name, ratio in ratios.items():
+        print(f"ratio {name} on / off req/s  {ratio:.2f}")
+    for name, ratio in ratios.items():
+        print(_goal(f"{name} with analytics >= {ANALYTICS_GOAL} x without", ratio >= ANALYTICS_GOAL))
+    print(_goal(f"analytics backlog back to zero within {DRAIN_GOAL_S:g} s", worst <= DRAIN_GOAL_S))
+
+
 def measure(args, *, url: str, env: dict[str, str], work: Path) -> None:
     wrk = ensure_wrk()
     os.environ.update(env)
     sys.path.insert(0, str(args.source))
     seeded = seed(args)
+    if args.compare_analytics:
+        compare_analytics(args, wrk=wrk, seeded=seeded, env=env, work=work)
+        return
     with serving(args, env, work / "gunicorn.log") as port:
         probes = probe(port, seeded)
         entries, files, skipped = {}, {}, {}

@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 # (X-Frame-Options stays stock everywhere: check --deploy looks for that exact class.)
 MIDDLEWARE = [
     "apps.common.middleware.RequestIDMiddleware",
+    # Times /api/ requests and hands a record to the background: inside the request id, outside the error shaping.
+    "apps.analytics.middleware.RequestLogMiddleware",
     "apps.common.middleware.JSONErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -398,11 +400,24 @@ RANKING_SHOWN = env.int("RANKING_SHOWN", default=30)  # entries per list in GET 
 # A run's claim on its period older than this belongs to a dead process and may be taken over.
 RANKING_STALE_AFTER_SECONDS = env.int("RANKING_STALE_AFTER_SECONDS", default=3600)
 
+# --- Analytics: request logs, error logs, counters (apps/analytics, README "Analytics") ---------------
+# Off: the middleware records nothing and domain events are not counted (bench/api_load.py --compare-analytics).
+ANALYTICS_ENABLED = env.bool("ANALYTICS_ENABLED", default=True)
+# Records leave the serving process as one message per batch: at this many, or after this many seconds.
+ANALYTICS_BATCH_SIZE = env.int("ANALYTICS_BATCH_SIZE", default=500)
+ANALYTICS_FLUSH_SECONDS = env.float("ANALYTICS_FLUSH_SECONDS", default=1.0)
+# Records held when the broker cannot take them; beyond this they are dropped (and counted), never queued up.
+ANALYTICS_BUFFER_MAX = env.int("ANALYTICS_BUFFER_MAX", default=50_000)
+# Request and error logs are kept this many days (prune_logs deletes older ones daily; Cassandra's TTL).
+ANALYTICS_LOG_RETENTION_DAYS = env.int("ANALYTICS_LOG_RETENTION_DAYS", default=30)
+LOGS_STORE = env.str("LOGS_STORE", default="sql")  # "sql" or "cassandra" (needs CASSANDRA_HOSTS)
+
 # --- Cassandra (optional: feeds when one database server is no longer enough) ----------
 # Unset CASSANDRA_HOSTS means no Cassandra at all: no app, no alias, nothing connects.
 CASSANDRA_HOSTS = env.list("CASSANDRA_HOSTS", default=[])
 CASSANDRA_PORT = env.int("CASSANDRA_PORT", default=9042)
 CASSANDRA_FEEDS_KEYSPACE = env.str("CASSANDRA_FEEDS_KEYSPACE", default="shutter_feeds")
+CASSANDRA_LOGS_KEYSPACE = env.str("CASSANDRA_LOGS_KEYSPACE", default="shutter_logs")
 # SimpleStrategy with a factor for one data centre; NetworkTopologyStrategy with per-DC factors
 # (CASSANDRA_DC_REPLICATION="dc1=3,dc2=3") for clusters.
 CASSANDRA_REPLICATION_STRATEGY = env.str("CASSANDRA_REPLICATION_STRATEGY", default="SimpleStrategy")
@@ -423,23 +438,30 @@ if CASSANDRA_HOSTS:
         if CASSANDRA_REPLICATION_STRATEGY == "SimpleStrategy"
         else {"strategy_class": CASSANDRA_REPLICATION_STRATEGY, **CASSANDRA_DC_REPLICATION}
     )
-    DATABASES["cassandra"] = {
-        "ENGINE": "django_cassandra_engine",
-        "NAME": CASSANDRA_FEEDS_KEYSPACE,  # one keyspace per concern: this alias holds the feeds
-        "HOST": ",".join(CASSANDRA_HOSTS),
-        "USER": env.str("CASSANDRA_USER", default=""),
-        "PASSWORD": env.str("CASSANDRA_PASSWORD", default=""),
-        "OPTIONS": {
-            "replication": _replication,
-            "connection": {
-                "port": CASSANDRA_PORT,
-                "lazy_connect": True,  # nothing connects until a feed is read or written
-                "retry_connect": True,
-                "load_balancing_policy": TokenAwarePolicy(
-                    DCAwareRoundRobinPolicy(local_dc=env.str("CASSANDRA_LOCAL_DC", default="datacenter1"))
-                ),
+
+    def _cassandra_alias(keyspace: str) -> dict:
+        """A django-cassandra-engine alias for one keyspace (each gets its own driver policy objects)."""
+        return {
+            "ENGINE": "django_cassandra_engine",
+            "NAME": keyspace,
+            "HOST": ",".join(CASSANDRA_HOSTS),
+            "USER": env.str("CASSANDRA_USER", default=""),
+            "PASSWORD": env.str("CASSANDRA_PASSWORD", default=""),
+            "OPTIONS": {
+                "replication": dict(_replication),
+                "connection": {
+                    "port": CASSANDRA_PORT,
+                    "lazy_connect": True,  # nothing connects until a feed (or log) is read or written
+                    "retry_connect": True,
+                    "load_balancing_policy": TokenAwarePolicy(
+                        DCAwareRoundRobinPolicy(local_dc=env.str("CASSANDRA_LOCAL_DC", default="datacenter1"))
+                    ),
+                },
+                "session": {"default_timeout": CASSANDRA_TIMEOUT_SECONDS},
             },
-            "session": {"default_timeout": CASSANDRA_TIMEOUT_SECONDS},
-        },
-    }
+        }
+
+    # One keyspace per concern, as the original's multi-keyspace database: feeds in one, logs in another.
+    DATABASES["cassandra"] = _cassandra_alias(CASSANDRA_FEEDS_KEYSPACE)
+    DATABASES["cassandra_logs"] = _cassandra_alias(CASSANDRA_LOGS_KEYSPACE)  # LOGS_STORE=cassandra
     DATABASE_ROUTERS = ["apps.dispense.routers.CassandraRouter"]

@@ -198,7 +198,9 @@ def _user_create_from_facebook(*, uid: str, details: dict) -> User:
         raise _email_taken()
     try:
         with transaction.atomic():
-            return User.objects.create_user(email, password=None, name=_facebook_name(details))
+            user = User.objects.create_user(email, password=None, name=_facebook_name(details))
+            services.signed_up_on_commit(user=user)
+            return user
     except IntegrityError as error:  # a concurrent signup or Facebook login won the race
         raise _email_taken() from error
 

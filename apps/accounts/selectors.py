@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Iterable
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Upper
 from social_django.models import UserSocialAuth
 
@@ -138,3 +138,20 @@ def user_places() -> QuerySet:
     """Active users as rows ``(id, grid_cell, country_code, created_at)``; blank cell and country without a
     last known location (rankings join their scores with it)."""
     return User.objects.filter(is_active=True).order_by().values("id", "grid_cell", "country_code", "created_at")
+
+
+def user_country_codes(*, user_ids: Iterable[int]) -> dict[int, str]:
+    """Each known user's country code (blank without a last known location), in one query."""
+    return dict(User.objects.filter(pk__in=set(user_ids)).order_by().values_list("pk", "country_code"))
+
+
+def user_ids_by_email(*, emails: Iterable[str]) -> dict[str, int]:
+    """Lower-cased email -> user id, for the emails that belong to an account."""
+    wanted = {email.strip().lower() for email in emails}
+    return dict(User.objects.filter(email__in=wanted).values_list("email", "pk"))
+
+
+def user_email_subquery(ref: str) -> Subquery:
+    """The email of the user whose id is in column ``ref`` of the outer query (for tables that keep the id
+    without a foreign key, such as the analytics logs)."""
+    return Subquery(User.objects.filter(pk=OuterRef(ref)).values("email")[:1])

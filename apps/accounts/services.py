@@ -1,6 +1,7 @@
 """Account writes: signup, login, profile, picture, location, last-active time, deactivation, deletion."""
 
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -55,10 +56,18 @@ def user_signup(
     try:
         with transaction.atomic():
             user.save()
+            signed_up_on_commit(user=user)
             return user, tokens_issue(user=user, device_id=device_id)
     except IntegrityError as exc:  # a concurrent signup won the race
         _taken(email=email, username=username)
         raise Conflict("This email or username is already registered.") from exc
+
+
+def signed_up_on_commit(*, user: User) -> None:
+    """Send ``user_signed_up`` for a new account once its transaction commits."""
+    transaction.on_commit(
+        partial(signals.user_signed_up.send, sender=User, user_id=user.pk, created_at=user.created_at)
+    )
 
 
 def user_login(*, login: str, password: str, device_id: str) -> tuple[User, Tokens]:
@@ -129,10 +138,16 @@ def user_picture_set(*, user: User, file) -> User:
 def user_location_set(*, user: User, latitude: float, longitude: float) -> User:
     """Record the user's last known location, with city, country and grid cell."""
     place = geo.locate(latitude=latitude, longitude=longitude)
+    first = not user.has_location
     user.latitude, user.longitude = place.latitude, place.longitude
     user.city, user.country_code, user.grid_cell = place.city, place.country_code, place.grid_cell
     user.location_updated_at = timezone.now()
     user.save(update_fields=["latitude", "longitude", "city", "country_code", "grid_cell", "location_updated_at"])
+    transaction.on_commit(
+        partial(
+            signals.location_changed.send, sender=User, user_id=user.pk, country_code=place.country_code, first=first
+        )
+    )
     return user
 
 

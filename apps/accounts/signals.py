@@ -12,8 +12,17 @@ is left to a raw ``ON DELETE CASCADE``). A receiver:
   because ``user_delete(dry_run=True)`` runs the deletion and rolls it back to count it.
 
 Keyword arguments: ``user`` (the User being deleted).
+
+``user_signed_up`` and ``location_changed`` are sent on commit (losing one costs a counter, nothing
+more; analytics counts them):
+
+- ``user_signed_up``: ``user_id: int``, ``created_at: datetime`` (email signup and a first Facebook login);
+- ``location_changed``: ``user_id: int``, ``country_code: str`` (blank when the point is in no country),
+  ``first: bool`` (the user had no location before).
 """
 
 from django.dispatch import Signal
 
 user_deleting = Signal()
+user_signed_up = Signal()
+location_changed = Signal()

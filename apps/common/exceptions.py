@@ -143,6 +143,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled error in %s", context.get("view"), exc_info=exc)
+        request = getattr(context.get("request"), "_request", None)
+        if request is not None:  # for whoever records the 500 (the analytics middleware's error log)
+            request.unhandled_exception = exc
         return Response(error_body("server_error", "Something went wrong on our side."), status=500)
     code, message, fields = _drf_error(exc)
     response.data = error_body(code, message, fields)

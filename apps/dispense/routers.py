@@ -3,6 +3,8 @@
 from cassandra.cqlengine.models import Model as CqlModel
 
 CASSANDRA = "cassandra"
+# Every Cassandra alias: the feeds' keyspace (dispense) and the logs' (analytics, LOGS_STORE=cassandra).
+CASSANDRA_ALIASES = frozenset({CASSANDRA, "cassandra_logs"})
 
 
 def _is_cql(model) -> bool:
@@ -10,10 +12,10 @@ def _is_cql(model) -> bool:
 
 
 class CassandraRouter:
-    """cqlengine models live on the ``cassandra`` alias (synced by sync_cassandra); everything else in SQL."""
+    """cqlengine models live on their Cassandra alias (synced by sync_cassandra); everything else in SQL."""
 
     def db_for_read(self, model, **hints):
-        return CASSANDRA if _is_cql(model) else None
+        return (getattr(model, "__connection__", None) or CASSANDRA) if _is_cql(model) else None
 
     db_for_write = db_for_read
 
@@ -21,7 +23,7 @@ class CassandraRouter:
         return None if _is_cql(type(obj1)) == _is_cql(type(obj2)) else False
 
     def allow_migrate(self, db, app_label, model_name=None, **hints):
-        if db == CASSANDRA:
+        if db in CASSANDRA_ALIASES:
             return False  # Django migrations never touch Cassandra; sync_cassandra does
         model = hints.get("model")
         return False if _is_cql(model) else None
