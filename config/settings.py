@@ -38,12 +38,14 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_dramatiq",
     "axes",
+    "push_notifications",
     "apps.common",
     "apps.accounts",
     "apps.social",
     "apps.posts",
     "apps.dispense",
     "apps.ranking",
+    "apps.notifications",
     "apps.analytics",
     "apps.bots",
 ]
@@ -411,6 +413,33 @@ ANALYTICS_BUFFER_MAX = env.int("ANALYTICS_BUFFER_MAX", default=50_000)
 # Request and error logs are kept this many days (prune_logs deletes older ones daily; Cassandra's TTL).
 ANALYTICS_LOG_RETENTION_DAYS = env.int("ANALYTICS_LOG_RETENTION_DAYS", default=30)
 LOGS_STORE = env.str("LOGS_STORE", default="sql")  # "sql" or "cassandra" (needs CASSANDRA_HOSTS)
+
+# --- Notifications and push ------------------------------------------------------------
+NOTIFICATIONS_KEEP_DAYS = env.int("NOTIFICATIONS_KEEP_DAYS", default=90)  # the inbox is pruned daily past this
+# At most one push per recipient per post (and kind) in this many seconds; the rest are counted into it.
+PUSH_COALESCE_SECONDS = env.int("PUSH_COALESCE_SECONDS", default=60)
+PUSH_MAX_RETRIES = env.int("PUSH_MAX_RETRIES", default=5)
+PUSH_MIN_BACKOFF_MS = env.int("PUSH_MIN_BACKOFF_MS", default=2_000)
+PUSH_MAX_BACKOFF_MS = env.int("PUSH_MAX_BACKOFF_MS", default=120_000)
+# APNs with token auth (a .p8 key) through aioapns; FCM through firebase-admin's HTTP v1 API with a service
+# account file. Neither set: push is off (logged once), the inbox works the same.
+APNS_AUTH_KEY_PATH = env.str("APNS_AUTH_KEY_PATH", default="")
+APNS_KEY_ID = env.str("APNS_KEY_ID", default="")
+APNS_TEAM_ID = env.str("APNS_TEAM_ID", default="")
+APNS_TOPIC = env.str("APNS_TOPIC", default="")  # the app's bundle id
+APNS_USE_SANDBOX = env.bool("APNS_USE_SANDBOX", default=DEBUG)
+FCM_CREDENTIALS_FILE = env.str("FCM_CREDENTIALS_FILE", default="")
+PUSH_NOTIFICATIONS_SETTINGS = {
+    "UNIQUE_REG_ID": True,  # a registration id belongs to one user: registering it again re-assigns it
+    "APNS_USE_SANDBOX": APNS_USE_SANDBOX,
+    "FCM_MAX_RECIPIENTS": 500,  # firebase-admin's send_each takes at most 500 messages
+}
+if APNS_AUTH_KEY_PATH and APNS_KEY_ID and APNS_TEAM_ID and APNS_TOPIC:
+    # Only when complete: the library takes the mere presence of a key path for token credentials.
+    PUSH_NOTIFICATIONS_SETTINGS.update(
+        APNS_AUTH_KEY_PATH=APNS_AUTH_KEY_PATH, APNS_AUTH_KEY_ID=APNS_KEY_ID, APNS_TEAM_ID=APNS_TEAM_ID,
+        APNS_TOPIC=APNS_TOPIC,
+    )
 
 # --- Cassandra (optional: feeds when one database server is no longer enough) ----------
 # Unset CASSANDRA_HOSTS means no Cassandra at all: no app, no alias, nothing connects.

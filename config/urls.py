@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("apps.accounts.urls")),
     path("", include("apps.dispense.urls")),
     path("", include("apps.ranking.urls")),
+    path("", include("apps.notifications.urls")),
     path("time", ServerTimeApi.as_view(), name="server-time"),
 ]
 

@@ -145,8 +145,14 @@ checks.use_after_free.enabled = false
 include-name = [
   "GET /api/v1/feed", "GET /api/v1/posts/{post_id}/comments", "GET /api/v1/posts/{post_id}/likes",
   "GET /api/v1/users/search", "GET /api/v1/users/{user_id}/followers", "GET /api/v1/users/{user_id}/following",
-  "GET /api/v1/users/{user_id}/posts",
+  "GET /api/v1/users/{user_id}/posts", "GET /api/v1/notifications",
 ]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
+
+# ... an id that fits the id pattern but is past 2^63 - 1 (up_to: 400, as ids are everywhere), and an iOS
+# registration id that is not 64 to 200 hex digits (a rule across two fields) ...
+[[operations]]
+include-name = ["POST /api/v1/notifications/read", "POST /api/v1/devices"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 
 # ... Django's password validators (too short, too common, all digits, too like the name or email) ...

@@ -26,6 +26,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request as OAuthlibRequest
 from oauthlib.oauth2 import BearerToken
 
+from apps.accounts import signals
 from apps.accounts.models import DeviceToken, User
 from apps.common.exceptions import AuthenticationError
 
@@ -157,7 +158,9 @@ def tokens_revoke(*, user: User, current_access_token: AccessToken | None, scope
         keep = tokens.filter(device__device_id=current_device) if current_device is not None else None
         tokens = tokens.exclude(pk__in=keep) if keep is not None else tokens
         tokens = tokens.exclude(pk=getattr(current_access_token, "pk", None))
-    return _revoke_access_tokens(list(tokens.select_related("refresh_token")))
+    revoked = _revoke_access_tokens(list(tokens.select_related("refresh_token")))
+    signals.logged_out.send(sender=AccessToken, user_id=user.pk, scope=scope, device_id=current_device)
+    return revoked
 
 
 @transaction.atomic

@@ -20,20 +20,6 @@ from requests.adapters import HTTPAdapter
 from apps.bots.contract import Contract, ContractViolation
 from apps.bots.stats import Stats
 
-# Endpoints of the contract (shared/API.md) being built on another branch (issue 14: notifications and
-# devices). Where the server's schema lacks one of these and the server answers 404 for it, the run records
-# it as "not deployed" (Stats.pending, the summary's "not_deployed") instead of failing. Once the branch is
-# merged, empty this set: every endpoint is then held to the contract like the rest.
-PENDING_FEATURES = frozenset(
-    {
-        "GET /notifications",
-        "GET /notifications/unread_count",
-        "POST /notifications/read",
-        "POST /devices",
-        "DELETE /devices/{registration_id}",
-    }
-)
-
 REFRESH_MARGIN_SECONDS = 60
 MAX_RETRY_AFTER_SECONDS = 120
 
@@ -62,7 +48,6 @@ class Answer:
     status: int
     body: Any
     headers: Any  # case-insensitive (requests' CaseInsensitiveDict)
-    pending: bool = False  # a PENDING_FEATURES endpoint this server does not have
 
     @property
     def code(self) -> str | None:
@@ -209,13 +194,8 @@ class Api:
         time.sleep(min(0.2 * 2**attempt, 5.0))
 
     def _judge(self, op: str, template: str, method: str, answer: Answer, expect: tuple[int, ...]) -> Answer:
-        if op in PENDING_FEATURES and answer.status == 404 and not self._deployed(method, template):
-            self.stats.mark_pending(op)
-            answer.pending = True
         if self.observer is not None:
             self.observer(op, answer)
-        if answer.pending:
-            return answer
         if self.contract is not None:
             try:
                 self.contract.check(method, template, answer.status, answer.body, answer.body is not None)
@@ -230,9 +210,6 @@ class Api:
             self.stats.fail("unexpected_status", message)
             raise ApiError(answer, message)
         return answer
-
-    def _deployed(self, method: str, template: str) -> bool:
-        return self.contract is not None and self.contract.has_operation(method, template)
 
     # --- tokens --------------------------------------------------------------------------------------
 

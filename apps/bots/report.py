@@ -27,8 +27,6 @@ def print_summary(summary: dict, console: Console) -> None:
         lag.add_row(kind, *(str(row[k]) for k in ("samples", "missed", "p50_ms", "p95_ms", "max_ms")))
     console.print(lag)
     console.print(f"Errors by status: {summary['errors_by_status'] or 'none'}")
-    if summary["not_deployed"]:
-        console.print(f"[yellow]Not deployed on this server (404, tolerated): {', '.join(summary['not_deployed'])}")
     if summary["failures"]:
         console.print(f"[red]FAILED: {summary['failures']}")
         for line in summary["failure_examples"]:

@@ -37,7 +37,6 @@ class Stats:
         self.lag_missed: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()  # server_error, contract_violation, lost_write, unexpected_status
         self.failure_examples: list[str] = []
-        self.pending: set[str] = set()  # operations the server answered 404 for (client.PENDING_FEATURES)
         self.retries = 0
 
     def request(self, op: str, status: int | str, seconds: float) -> None:
@@ -71,10 +70,6 @@ class Stats:
     def retried(self) -> None:
         with self._lock:
             self.retries += 1
-
-    def mark_pending(self, op: str) -> None:
-        with self._lock:
-            self.pending.add(op)
 
     @property
     def failed(self) -> bool:
@@ -112,6 +107,5 @@ class Stats:
                 "feed_delivery_lag": lag,
                 "failures": dict(self.failures),
                 "failure_examples": list(self.failure_examples),
-                "not_deployed": sorted(self.pending),
                 "ok": not self.failed,
             }

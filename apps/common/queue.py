@@ -12,20 +12,29 @@ import dramatiq
 from django.db import transaction
 
 
-def send(actor_name: str, *args: object) -> None:
-    """Send a message to the actor named ``actor_name`` now."""
-    dramatiq.get_broker().get_actor(actor_name).send(*args)
+def send(actor_name: str, *args: object, delay_ms: int | None = None) -> None:
+    """Send a message to the actor named ``actor_name`` now (to run in ``delay_ms`` milliseconds, if given)."""
+    actor = dramatiq.get_broker().get_actor(actor_name)
+    if delay_ms:
+        actor.send_with_options(args=args, delay=delay_ms)
+    else:
+        actor.send(*args)
 
 
 def send_on_commit(
-    actor_name: str, *args: object, robust: bool = False, then: Callable[[], object] | None = None
+    actor_name: str,
+    *args: object,
+    robust: bool = False,
+    then: Callable[[], object] | None = None,
+    delay_ms: int | None = None,
 ) -> None:
     """Send a message to the named actor once the current transaction commits (at once outside one),
     then call ``then`` (e.g. to note that it left). ``robust``: a broker error is logged by Django and
-    skips ``then``, but never reaches the caller whose transaction has already committed."""
+    skips ``then``, but never reaches the caller whose transaction has already committed. ``delay_ms``:
+    the message waits that long in the broker before a worker takes it."""
 
     def deliver() -> None:
-        send(actor_name, *args)
+        send(actor_name, *args, delay_ms=delay_ms)
         if then is not None:
             then()
 

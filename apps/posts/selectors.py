@@ -159,6 +159,11 @@ def comment_rows_prepare(*, rows: Iterable[dict], viewer: User | None) -> list[d
     return comments
 
 
+def comment_rows_by_id(*, comment_ids: Iterable[int]) -> dict[int, dict]:
+    """Comment rows (``author`` as a user row, not yet marked for a viewer) by id, in one query; gone ones left out."""
+    return {pk: _comment_row(row) for pk, row in _rows_by_id(_comment_rows_by_id, comment_ids).items()}
+
+
 def post_rows_prepare(*, rows: Iterable[dict], viewer: User | None) -> list[dict]:
     """post_rows rows with ``author``, ``latest_like`` and ``latest_comment`` attached, every user marked."""
     posts = [{key: row[key] for key in POST_COLUMNS} | {"author": user_row(row, "author__")} for row in rows]
@@ -307,6 +312,22 @@ def post_refs_for_authors(
     with connection.cursor() as cursor:
         cursor.execute(sql, args)
         return [(row[0], row[1], _aware(row[2])) for row in cursor.fetchall()]
+
+
+def _locked(rows: QuerySet, lock: bool) -> QuerySet:
+    return rows.select_for_update() if lock else rows
+
+
+def like_created_at(*, post_id: int, user_id: int, lock: bool = False) -> datetime | None:
+    """When ``user_id`` liked the post, or None if they do not (any more). ``lock`` (inside a transaction)
+    holds the like row, so an unlike or a post deletion waits until the caller's transaction ends."""
+    rows = _locked(Like.objects.filter(post_id=post_id, user_id=user_id), lock)
+    return rows.values_list("created_at", flat=True).first()
+
+
+def comment_created_at(*, comment_id: int, lock: bool = False) -> datetime | None:
+    """When the comment was made, or None if it is gone; ``lock`` as for ``like_created_at``."""
+    return _locked(Comment.objects.filter(pk=comment_id), lock).values_list("created_at", flat=True).first()
 
 
 def post_exists(*, post_id: int) -> bool:

@@ -126,12 +126,21 @@ def like_create(*, post_id: int | str, user: User) -> tuple[bool, int]:
     return True, _likes_count(post_id=post.pk)
 
 
+def _unliked(*, post_id: int, user_id: int, author_id: int | None = None) -> None:
+    Post.objects.filter(pk=post_id).update(likes_count=Greatest(F("likes_count") - 1, 0))
+    if author_id is None:
+        author_id = Post.objects.filter(pk=post_id).values_list("author_id", flat=True).first()
+    transaction.on_commit(
+        partial(signals.post_unliked.send, sender=Like, post_id=post_id, post_author_id=author_id, user_id=user_id)
+    )
+
+
 @transaction.atomic
 def like_remove(*, like: Like) -> bool:
     """Delete one like, whoever asks (moderation); False if already gone."""
     deleted, _ = Like.objects.filter(pk=like.pk).delete()
     if deleted:
-        Post.objects.filter(pk=like.post_id).update(likes_count=Greatest(F("likes_count") - 1, 0))
+        _unliked(post_id=like.post_id, user_id=like.user_id)
     return bool(deleted)
 
 
@@ -141,7 +150,7 @@ def like_delete(*, post_id: int | str, user: User) -> tuple[bool, int]:
     post = _visible_post(post_id=post_id)
     deleted, _ = Like.objects.filter(post_id=post.pk, user=user).delete()
     if deleted:
-        Post.objects.filter(pk=post.pk).update(likes_count=Greatest(F("likes_count") - 1, 0))
+        _unliked(post_id=post.pk, user_id=user.pk, author_id=post.author_id)
     return bool(deleted), _likes_count(post_id=post.pk)
 
 
@@ -176,6 +185,12 @@ def comment_remove(*, comment: Comment) -> bool:
     deleted, _ = Comment.objects.filter(pk=comment.pk).delete()
     if deleted:
         Post.objects.filter(pk=comment.post_id).update(comments_count=Greatest(F("comments_count") - 1, 0))
+        transaction.on_commit(
+            partial(
+                signals.comment_deleted.send, sender=Comment, comment_id=comment.pk, post_id=comment.post_id,
+                user_id=comment.author_id,
+            )
+        )
     return bool(deleted)
 
 

@@ -47,6 +47,13 @@ def following_ids_among(*, follower_id: int, among: QuerySet) -> list[int]:
     return list(follows.order_by("followee_id").values_list("followee_id", flat=True))
 
 
+def follow_created_at(*, follower_id: int, followee_id: int, lock: bool = False) -> datetime | None:
+    """When ``follower_id`` followed ``followee_id``, or None if they do not (any more). ``lock`` (inside a
+    transaction) holds the follow row, so an unfollow waits until the caller's transaction ends."""
+    rows = Follow.objects.filter(follower_id=follower_id, followee_id=followee_id)
+    return (rows.select_for_update() if lock else rows).values_list("created_at", flat=True).first()
+
+
 def users_annotate_is_following(queryset: QuerySet, viewer: User | None) -> QuerySet:
     """Annotate a User queryset with ``is_following`` (the viewer follows the user); for accounts' hook."""
     return queryset.annotate(is_following=_is_followed_by(viewer, "pk"))

@@ -9,8 +9,10 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
+from push_notifications.models import APNSDevice, GCMDevice
 
 from apps.accounts import services
 from apps.accounts.models import DeviceToken, User
@@ -24,6 +26,7 @@ from apps.accounts.tests.factories import UserFactory
 from apps.common.exceptions import Conflict
 from apps.dispense.models import DispenseJob
 from apps.dispense.tests.factories import feed_post_ids
+from apps.notifications.models import Notification
 from apps.posts import selectors as post_selectors
 from apps.posts.models import Comment, Like, Post
 from apps.social import services as social_services
@@ -45,8 +48,9 @@ def assert_nothing_of_theirs_is_left(victim_id: int) -> None:
     assert not Post.objects.filter(author_id=victim_id).exists()
     assert not Like.objects.filter(user_id=victim_id).exists()
     assert not Comment.objects.filter(author_id=victim_id).exists()
-    for model in (AccessToken, RefreshToken, DeviceToken):
+    for model in (AccessToken, RefreshToken, DeviceToken, APNSDevice, GCMDevice):
         assert not model.objects.filter(user_id=victim_id).exists(), model
+    assert not Notification.objects.filter(Q(recipient_id=victim_id) | Q(actor_id=victim_id)).exists()
 
 
 # --- user_delete ---------------------------------------------------------------------------
@@ -63,7 +67,9 @@ def test_user_delete_cleans_up_posts_files_follows_likes_comments_feeds_and_toke
     removed = services.user_delete(user=victim)
     drain()
 
-    assert removed == {**BUSY_ACCOUNT_REMOVED, "home feed entries": 3}
+    # Notifications: the 2 follows the victim got, their follow, like and 2 comments on the idol's post (the like and
+    # comment on the victim's post went with it).
+    assert removed == {**BUSY_ACCOUNT_REMOVED, "home feed entries": 3, "notifications": 6}
     assert_nothing_of_theirs_is_left(victim.pk)
     assert_counters_match_the_rows()
     assert (counts(fan), counts(lurker), counts(idol)) == ((0, 1), (0, 0), (1, 0))

@@ -1,5 +1,5 @@
 """The bots' client at the network boundary (``responses`` fakes the server): retries with the same
-Idempotency-Key, Retry-After, token refresh, the contract, and the tolerance for endpoints not deployed yet."""
+Idempotency-Key, Retry-After, token refresh, the contract."""
 
 import base64
 import time
@@ -8,7 +8,7 @@ import pytest
 import requests
 import responses
 
-from apps.bots.client import PENDING_FEATURES, ApiError, BotUser, Client
+from apps.bots.client import ApiError, BotUser, Client
 from apps.bots.contract import Contract
 from apps.bots.stats import Stats
 
@@ -173,18 +173,7 @@ def test_an_unexpected_status_raises_and_fails_the_run(client, user):
 
 
 @responses.activate
-def test_a_pending_feature_the_server_lacks_is_recorded_as_not_deployed(client, user):
-    assert "POST /devices" in PENDING_FEATURES
-    responses.post(f"{API}/devices", status=404, json=error("not_found"))
-
-    answer = client.device_register(user, "reg-1", "ios")
-
-    assert answer.pending and not client.stats.failed
-    assert client.stats.summary()["not_deployed"] == ["POST /devices"]
-
-
-@responses.activate
-def test_a_pending_feature_in_the_schema_is_held_to_the_contract(client, user):
+def test_an_undocumented_404_is_a_contract_violation_and_a_failure(client, user):
     client.contract = Contract(
         {**DOCUMENT, "paths": {**DOCUMENT["paths"], "/api/v1/devices": {"post": {"responses": {"201": {}}}}}}
     )

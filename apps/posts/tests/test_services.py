@@ -340,7 +340,33 @@ def test_post_liked_is_sent_on_commit_and_only_for_a_new_like(user, django_captu
         with django_capture_on_commit_callbacks(execute=True) as again:
             services.like_create(post_id=post.pk, user=user)
             services.like_delete(post_id=post.pk, user=user)
-    assert again == [] and len(seen) == 1
+    # The repeat sends no post_liked; the unlike sends its own post_unliked.
+    assert [callback.func.__self__ for callback in again] == [signals.post_unliked] and len(seen) == 1
+
+
+def test_post_unliked_and_comment_deleted_are_sent_on_commit_for_real_removals_only(
+    user, django_capture_on_commit_callbacks
+):
+    post = PostFactory()
+    seen = []
+
+    def receiver(sender, signal, **kwargs):
+        seen.append((signal, kwargs))
+
+    services.like_create(post_id=post.pk, user=user)
+    comment = services.comment_create(post_id=post.pk, author=user, text="Hi")
+    with receiving(signals.post_unliked, receiver), receiving(signals.comment_deleted, receiver):
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            services.like_delete(post_id=post.pk, user=user)
+            services.like_delete(post_id=post.pk, user=user)  # not liked any more: nothing
+            services.comment_delete(comment_id=comment.pk, user=user)
+        assert seen == []
+        for callback in callbacks:
+            callback()
+    assert seen == [
+        (signals.post_unliked, {"post_id": post.pk, "post_author_id": post.author_id, "user_id": user.pk}),
+        (signals.comment_deleted, {"comment_id": comment.pk, "post_id": post.pk, "user_id": user.pk}),
+    ]
 
 
 def test_self_like_is_counted_and_signalled(user, django_capture_on_commit_callbacks):

@@ -13,7 +13,7 @@ from apps.bots.e2e import EndToEnd
 from apps.bots.management.commands.run_bots import add_connection_arguments, make_client
 from apps.bots.report import write_json
 
-STYLE = {"ok": "green", "FAIL": "red", "not deployed": "yellow"}
+STYLE = {"ok": "green", "FAIL": "red"}
 
 
 class Command(BaseCommand):
@@ -38,8 +38,6 @@ class Command(BaseCommand):
         summary["ok"] = not run.failed
         for line in summary["failure_examples"]:
             console.print(f"  {line}", markup=False)
-        if summary["not_deployed"]:
-            console.print(f"[yellow]Not deployed on this server (404, tolerated): {', '.join(summary['not_deployed'])}")
         console.print("[green]e2e: all steps passed" if summary["ok"] else "[red]e2e: FAILED")
         if options["json_file"]:
             write_json(summary, options["json_file"])
