@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run dev test lint migrate superuser clean worker scheduler redis-up redis-down cassandra-up cassandra-down
+.PHONY: run dev test lint migrate superuser clean worker scheduler redis-up redis-down cassandra-up cassandra-down \
+	bot-client bots e2e bots-ci
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,8 +15,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 # make run's settings: production mode (DEBUG off) on one machine. A SECRET_KEY is generated into var/ once;
 # one gunicorn process with threads runs the embedded worker and scheduler too; plain http on loopback.
+# BOT_CLIENT_IDS: the bots' OAuth client (`make bot-client` registers it, its secret in var/) gets its own limits.
 RUN_ENV = SECRET_KEY=$${SECRET_KEY:-$$(cat var/secret_key)} EMBEDDED_WORKER=1 SERVE_MEDIA=$${SERVE_MEDIA:-1} \
-	SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
+	SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0 BOT_CLIENT_IDS=$${BOT_CLIENT_IDS-shutter-bots}
 
 var/secret_key:
 	mkdir -p var
@@ -54,6 +56,31 @@ cassandra-up:
 
 cassandra-down:
 	scripts/cassandra.sh down
+
+var/bot_secret:
+	mkdir -p var
+	umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
+
+## Register the bots' OAuth client (shutter-bots, secret in var/bot_secret) in make run's database.
+bot-client: $(STAMP) var/secret_key var/bot_secret
+	$(RUN_ENV) $(PY) manage.py migrate --noinput -v0
+	$(RUN_ENV) $(PY) manage.py bot_client shutter-bots --secret "$$(cat var/bot_secret)" >/dev/null
+
+BOTS_ENV = $(RUN_ENV) BOT_CLIENT_ID=shutter-bots BOT_CLIENT_SECRET=$$(cat var/bot_secret)
+BASE_URL ?= http://127.0.0.1:8000
+BOTS_ARGS ?= --days 2 --cities 4 --scale 5 --concurrency 4
+
+## A short bot simulation against make run's server (docs/bots.md); BOTS_ARGS and BASE_URL change it.
+bots: bot-client
+	$(BOTS_ENV) $(PY) manage.py run_bots --base-url $(BASE_URL) $(BOTS_ARGS)
+
+## The end-to-end pass over every endpoint against make run's server.
+e2e: bot-client
+	$(BOTS_ENV) $(PY) manage.py e2e --base-url $(BASE_URL)
+
+## What CI runs: the production setup (gunicorn, PostgreSQL, Redis workers), e2e, a simulation, the consistency check.
+bots-ci: $(STAMP)
+	scripts/bots-ci.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

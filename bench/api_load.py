@@ -3,8 +3,8 @@
 
 What it models: the mobile apps' reads on one small server. It starts gunicorn as production runs it
 (``gunicorn config.wsgi:application --bind 127.0.0.1:PORT --workers W --threads T``, DEBUG off, the
-embedded broker: no fan-out runs during the load) on a fresh throwaway database (SQLite, or PostgreSQL
-with ``--database-url``), seeded with a realistic graph:
+embedded broker and worker: no fan-out runs during the load, the worker writes the analytics batches) on a
+fresh throwaway database (SQLite, or PostgreSQL with ``--database-url``), seeded with a realistic graph:
 
 - ``--users`` accounts (5,000); a tenth are creators with ``--creator-posts`` (40) posts each, the others
   have ``--posts-per-user`` (2), spread over 30 days; a third of the posts have a location;
@@ -155,6 +155,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--compare-analytics", action="store_true",
                         help="instead of the endpoint table: /users/me and /feed on two servers, analytics on and "
                         "off, interleaved; ratios on/off and how fast the background catches up")
+    parser.add_argument("--analytics-aa", action="store_true",
+                        help="with --compare-analytics: analytics on in both servers (an A/A run: the ratios "
+                        "it gives are the noise floor of this machine)")
     args = parser.parse_args(argv)
     if args.smoke:
         for name, value in SMOKE.items():
@@ -831,6 +834,9 @@ def compare_analytics(args, *, wrk: str, seeded: Seeded, env: dict[str, str], wo
     """Both servers, interleaved rounds, the ratio table and the goal lines."""
     measured = [BY_NAME["/users/me"], BY_NAME["/feed"]]
     on_env, off_env = {**env, "ANALYTICS_ENABLED": "1"}, {**env, "ANALYTICS_ENABLED": "0"}
+    if args.analytics_aa:
+        print("A/A run: analytics on in both servers; the ratios below measure the noise alone")
+        off_env = on_env
     with serving(args, on_env, work / "on.log") as on, serving(args, off_env, work / "off.log", _free_port()) as off:
         files = {}
         for name, port in (("on", on), ("off", off)):

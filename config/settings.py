@@ -220,11 +220,13 @@ REST_FRAMEWORK = {
         "signup": env.str("THROTTLE_SIGNUP", default="20/hour"),
         "login": env.str("THROTTLE_LOGIN", default="30/minute"),
         "refresh": env.str("THROTTLE_REFRESH", default="60/minute"),
+        # Requests carrying a BOT_CLIENT_IDS client's credentials (apps/common/throttling.py), counted per client.
+        "bot_signup": env.str("THROTTLE_BOT_SIGNUP", default="3000/minute"),
+        "bot_login": env.str("THROTTLE_BOT_LOGIN", default="3000/minute"),
+        "bot_refresh": env.str("THROTTLE_BOT_REFRESH", default="3000/minute"),
+        "bot_user": env.str("THROTTLE_BOT_USER", default="20000/minute"),
     },
     "NUM_PROXIES": NUM_PROXIES,
-    # A `format` query parameter the view cannot render is ignored (DRF answers it 404, which no operation
-    # documents); `/api/schema/?format=json` still picks the schema's JSON.
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.common.renderers.ContentNegotiation",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -251,6 +253,9 @@ OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
 OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
 OAUTH2_PROVIDER_DEVICE_GRANT_MODEL = "oauth2_provider.DeviceGrant"
 MOBILE_CLIENT_ID = env.str("MOBILE_CLIENT_ID", default="shutter-mobile")
+# Confidential OAuth clients (`manage.py bot_client`) whose credentials, sent with HTTP Basic on signup, login
+# and refresh, get the THROTTLE_BOT_* limits per client instead of the per-IP ones. Empty: no bots.
+BOT_CLIENT_IDS = env.list("BOT_CLIENT_IDS", default=[])
 OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": ACCESS_TOKEN_LIFETIME_SECONDS,
     "REFRESH_TOKEN_EXPIRE_SECONDS": REFRESH_TOKEN_LIFETIME_SECONDS,

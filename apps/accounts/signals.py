@@ -19,7 +19,6 @@ more; analytics counts them):
 - ``user_signed_up``: ``user_id: int``, ``created_at: datetime`` (email signup and a first Facebook login);
 - ``location_changed``: ``user_id: int``, ``country_code: str`` (blank when the point is in no country),
   ``first: bool`` (the user had no location before).
-
 ``logged_out`` is sent by ``tokens_revoke`` once the tokens of a logout are revoked (the API's logout,
 deactivating a user, the admin's device delete), so an app can forget what it tied to those devices
 (push registrations). Keyword arguments: ``user_id: int``, ``scope`` (``this_device``, ``other_devices``

@@ -203,3 +203,27 @@ def tokens_delete(*, user: User) -> dict[str, int]:
             removed[name] += per_model.get(other._meta.label, 0)
     removed["OAuth applications kept without an owner"] = Application.objects.filter(user=user).update(user=None)
     return {name: count for name, count in removed.items() if count}
+
+
+def bot_client_set(*, client_id: str, name: str = "", secret: str | None = None) -> tuple[str, bool]:
+    """Create (or give a new secret to) the confidential OAuth client bots authenticate with (see
+    apps.common.throttling: listed in BOT_CLIENT_IDS it gets the bot limits); returns the plain secret, which is
+    stored hashed and cannot be read back, and whether the client is new."""
+    from oauth2_provider.generators import generate_client_secret
+
+    secret = secret or generate_client_secret()
+    app, created = Application.objects.get_or_create(
+        client_id=client_id,
+        defaults={
+            "name": name or f"Bots ({client_id})",
+            "client_type": Application.CLIENT_CONFIDENTIAL,
+            "authorization_grant_type": Application.GRANT_CLIENT_CREDENTIALS,
+            "client_secret": secret,
+        },
+    )
+    if not created:
+        if app.client_type != Application.CLIENT_CONFIDENTIAL:
+            raise ValueError(f"OAuth client {client_id!r} exists and is not confidential.")
+        app.client_secret = secret
+        app.save(update_fields=["client_secret", "updated"])
+    return secret, created

@@ -20,7 +20,6 @@ An ``indent`` (``Accept: application/json; indent=4``) goes through DRF as befor
 import re
 
 import orjson
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
@@ -60,10 +59,3 @@ class FastJSONRenderer(JSONRenderer):
         if b"\xe2\x80\xa8" in body or b"\xe2\x80\xa9" in body:
             body = body.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
         return body
-
-
-class ContentNegotiation(DefaultContentNegotiation):
-    """DRF's negotiation, but a ``?format=`` none of the view's renderers has is ignored, not a 404."""
-
-    def filter_renderers(self, renderers, format):  # noqa: A002 (DRF's signature)
-        return [renderer for renderer in renderers if renderer.format == format] or list(renderers)

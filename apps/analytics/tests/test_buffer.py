@@ -100,3 +100,17 @@ def test_requests_reach_the_tables_through_the_broker_and_a_worker(auth_client, 
     worker.join()
     assert RequestLog.objects.filter(endpoint="users-me").count() == 3
     assert EndpointCounter.objects.get(endpoint="users-me", period="day").requests == 3
+
+
+def test_batches_leave_from_the_flushing_thread_never_the_requests(auth_client, analytics, settings, monkeypatch):
+    import threading
+
+    settings.ANALYTICS_FLUSH_SECONDS = 0.05
+    senders = []
+    monkeypatch.setattr(buffer_module.buffer, "send", lambda batch_id, batch: senders.append(
+        threading.current_thread().name))
+    assert auth_client.get(ME).status_code == 200
+    deadline = time.monotonic() + 5
+    while not senders and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert senders == ["analytics-flush"]

@@ -142,12 +142,3 @@ def test_json_depth_ignores_brackets_inside_strings(text, depth):
 def test_json_depth_of_a_hostile_string_is_linear():
     # a rescan from every quote would take minutes on this
     assert json_depth('\\"' * 200_000) == 0
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/api/v1/users/search?q=a&format=true", "/api/v1/users/me?format=xml"])
-def test_a_format_query_parameter_is_ignored_not_a_404(auth_client, path):
-    response = auth_client.get(path)
-
-    assert response.status_code == 200, response.content[:300]
-    assert response["Content-Type"].startswith("application/json")
