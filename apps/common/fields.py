@@ -6,9 +6,20 @@ DRF's ``CharField`` turns ``0`` or ``true`` into ``"0"``/``"True"`` and its ``Fl
 """
 
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 
-class StrictCharField(serializers.CharField):
+class BoundedCharField(serializers.CharField):
+    """``max_length`` holds for the text as sent, before DRF trims it: the schema's ``maxLength`` sees the
+    text so (Schemathesis posted a caption of leading spaces and 2,300 characters, and DRF took it)."""
+
+    def run_validation(self, data=empty):
+        if isinstance(data, str) and self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().run_validation(data)
+
+
+class StrictCharField(BoundedCharField):
     default_error_messages = {"invalid": "Must be a string."}
 
     def to_internal_value(self, data):

@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.common.fields import StrictCharField
+from apps.common.fields import BoundedCharField, StrictCharField
 from apps.common.rendering import RenderContext, rendered_page_response
 from apps.posts import selectors, services
 from apps.posts.models import CAPTION_MAX_LENGTH, COMMENT_MAX_LENGTH
@@ -39,7 +39,7 @@ class PostCreateApi(APIView):
 
     class PostCreateInputSerializer(serializers.Serializer):
         photo = serializers.FileField(allow_empty_file=False)
-        caption = serializers.CharField(max_length=CAPTION_MAX_LENGTH, required=False, allow_blank=True, default="")
+        caption = BoundedCharField(max_length=CAPTION_MAX_LENGTH, required=False, allow_blank=True, default="")
         latitude = serializers.FloatField(min_value=-90, max_value=90, required=False)
         longitude = serializers.FloatField(min_value=-180, max_value=180, required=False)
 
