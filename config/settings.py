@@ -25,6 +25,10 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # The dashboard first: its templates override admin_tools_stats's, whose override the admin's index.
+    "apps.analytics.dashboard",
+    "admin_tools_stats",  # django-admin-charts: charts on the admin index (before the admin, as it asks)
+    "django_nvd3",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -134,6 +138,7 @@ AUTHENTICATION_BACKENDS = [
     "apps.accounts.backends.AdminLoginLockoutBackend",  # first: refuses a locked-out admin login
     "apps.accounts.backends.EmailOrUsernameBackend",
     "social_core.backends.facebook.FacebookOAuth2",
+    "apps.analytics.dashboard.backends.StaffSeeChartsBackend",  # staff may view the dashboard's charts
 ]
 
 # Admin login brute force (django-axes): after ADMIN_LOGIN_FAILURE_LIMIT wrong passwords from one IP,
@@ -161,6 +166,8 @@ STATIC_URL = "static/"
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(VAR_DIR / "static"))
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request without it
+# Our own static files: the dashboard's vendored D3 and NVD3 (static/vendor/README.md).
+STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = env.str("MEDIA_URL", default="/media/")
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 STORAGES = {
@@ -357,6 +364,7 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Retries",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
+        "apps.common.scheduling.ScheduledRunsMiddleware",  # the cron actors' last runs (the dashboard)
     ],
 }
 DRAMATIQ_TASKS_DATABASE = "default"
@@ -401,6 +409,13 @@ RANKING_KEEP = env.int("RANKING_KEEP", default=1000)  # entries kept per scope (
 RANKING_SHOWN = env.int("RANKING_SHOWN", default=30)  # entries per list in GET /top/users and /top/posts
 # A run's claim on its period older than this belongs to a dead process and may be taken over.
 RANKING_STALE_AFTER_SECONDS = env.int("RANKING_STALE_AFTER_SECONDS", default=3600)
+
+# --- The dashboard (django-admin-charts) ---------------------------------------------------
+# D3 and NVD3 served from here, never a CDN: many admins' networks (and CI) cannot reach one.
+ADMIN_CHARTS_D3_JS_PATH = "vendor/d3-3.3.13/d3.min.js"
+ADMIN_CHARTS_NVD3_JS_PATH = "vendor/nvd3-1.8.6/nv.d3.min.js"
+ADMIN_CHARTS_NVD3_CSS_PATH = "vendor/nvd3-1.8.6/nv.d3.min.css"
+ADMIN_CHARTS_TIMEZONE = "UTC"
 
 # --- Analytics: request logs, error logs, counters (apps/analytics, README "Analytics") ---------------
 # Off: the middleware records nothing and domain events are not counted (bench/api_load.py --compare-analytics).

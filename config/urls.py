@@ -6,7 +6,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.common.schema import SchemaFormatNegotiation
-from apps.common.views import ServerTimeApi, health, media
+from apps.common.views import ServerTimeApi, favicon, health, media
 
 api_v1 = [
     path("", include("apps.social.urls")),  # before accounts: users/<id>/follow etc.
@@ -24,7 +24,12 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^health/?$", health, name="health"),  # with or without the slash: no redirect, even for POST
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    # The dashboard (apps/analytics/dashboard): charts' views and the dashboard pages, staff only, before
+    # the admin's catch-all.
+    path("admin/charts/", include("apps.analytics.dashboard.charts_urls")),
+    path("admin/dashboard/", include("apps.analytics.dashboard.urls")),
     path("admin/", admin.site.urls),
+    path("favicon.ico", favicon, name="favicon"),  # no icon: 204, not a 404 in every browser's console
 ]
 
 # Local-disk media, served by Django only while SERVE_MEDIA is on (checked per request); production serves

@@ -25,3 +25,24 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key_hash[:12]} {self.status_code}"
+
+
+class ScheduledRun(models.Model):
+    """The last run of each scheduled (cron) actor, recorded by ``apps.common.scheduling``'s Dramatiq
+    middleware as the worker finishes it: when, how long, whether it failed and why, and how many runs."""
+
+    actor_name = models.CharField(max_length=100, unique=True)
+    schedule = models.CharField(max_length=100, blank=True, default="", help_text="its crontab line")
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_seconds = models.FloatField(default=0)
+    last_ok = models.BooleanField(default=True)
+    last_error = models.TextField(blank=True, default="")
+    runs = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("actor_name",)
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} at {self.last_finished_at}"

@@ -7,9 +7,12 @@ time a message leaves: every app that sends imports its ``tasks`` in its ``AppCo
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import dramatiq
 from django.db import transaction
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.common import dq_name
 
 
 def send(actor_name: str, *args: object, delay_ms: int | None = None) -> None:
@@ -39,3 +42,28 @@ def send_on_commit(
             then()
 
     transaction.on_commit(deliver, robust=robust)
+
+
+@dataclass(frozen=True)
+class QueueBacklog:
+    """Messages of one queue not yet taken by a worker: ready now, and delayed (retries, ETAs)."""
+
+    queue: str
+    waiting: int
+    delayed: int
+
+
+def backlog() -> list[QueueBacklog]:
+    """Messages waiting per declared queue of the configured broker (the embedded StubBroker or Redis)."""
+    broker = dramatiq.get_broker()
+    names = sorted(name for name in broker.get_declared_queues() if not name.endswith(".DQ"))
+    if isinstance(broker, StubBroker):
+        sizes = [(broker.queues[name].qsize(), broker.queues[dq_name(name)].qsize()) for name in names]
+    else:  # Redis: each queue is a list of message ids under the broker's namespace
+        pipe = broker.client.pipeline()
+        for name in names:
+            pipe.llen(f"{broker.namespace}:{name}")
+            pipe.llen(f"{broker.namespace}:{dq_name(name)}")
+        counts = pipe.execute()
+        sizes = list(zip(counts[::2], counts[1::2], strict=True))
+    return [QueueBacklog(name, waiting, delayed) for name, (waiting, delayed) in zip(names, sizes, strict=True)]

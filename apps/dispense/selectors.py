@@ -164,3 +164,60 @@ def fanout_lag(*, since: datetime, until: datetime) -> FanoutLag:
         deliveries=deliveries, deliveries_per_hour=deliveries / hours,
         celebrity_posts=CelebrityPost.objects.filter(post_created_at__gte=since, post_created_at__lt=until).count(),
     )
+
+
+@dataclass(frozen=True)
+class FanoutLagBucket:
+    """The publish fan-outs of the posts created in one bucket (an hour or a day) that have finished."""
+
+    start: datetime
+    fanned_out: int
+    lag_p50_seconds: float | None
+    lag_p99_seconds: float | None
+    deliveries: int
+
+
+def _nearest_rank(sorted_values: list[float], pct: int) -> float | None:
+    if not sorted_values:
+        return None
+    return sorted_values[max(0, math.ceil(pct / 100 * len(sorted_values)) - 1)]
+
+
+def fanout_lag_buckets(
+    *, since: datetime, until: datetime, bucket: timedelta = timedelta(hours=1)
+) -> list[FanoutLagBucket]:
+    """Lag p50/p99 (nearest rank, as ``fanout_lag``) and deliveries of the finished publish fan-outs per
+    bucket of post creation time in [since, until), buckets aligned on ``since``; one query (for charts)."""
+    rows = (
+        DispenseJob.objects.filter(kind=DispenseJob.Kind.PUBLISH, state=State.DONE, last_delivery_at__isnull=False,
+                                   post_created_at__gte=since, post_created_at__lt=until)
+        .values_list("post_created_at", "last_delivery_at", "delivered")
+    )
+    lags: dict[int, list[float]] = {}
+    deliveries: dict[int, int] = {}
+    for created_at, delivered_at, delivered in rows:
+        index = int((created_at - since) / bucket)
+        lags.setdefault(index, []).append((delivered_at - created_at).total_seconds())
+        deliveries[index] = deliveries.get(index, 0) + delivered
+    count = math.ceil((until - since) / bucket)
+    result = []
+    for index in range(count):
+        values = sorted(lags.get(index, []))
+        result.append(FanoutLagBucket(
+            start=since + index * bucket, fanned_out=len(values), lag_p50_seconds=_nearest_rank(values, 50),
+            lag_p99_seconds=_nearest_rank(values, 99), deliveries=deliveries.get(index, 0),
+        ))
+    return result
+
+
+def jobs_by_state() -> dict[str, dict[str, int]]:
+    """How many dispense jobs there are of each kind in each state (every state listed, zeros too): one query."""
+    counts = {kind: dict.fromkeys(State.values, 0) for kind in DispenseJob.Kind.values}
+    for kind, state, count in DispenseJob.objects.values_list("kind", "state").annotate(n=Count("pk")).order_by():
+        counts.setdefault(kind, dict.fromkeys(State.values, 0))[state] = count
+    return counts
+
+
+def jobs_failed(*, limit: int = 50) -> list[DispenseJob]:
+    """The most recently updated failed jobs, with their error, newest first."""
+    return list(DispenseJob.objects.filter(state=State.FAILED).order_by("-updated_at", "-pk")[:limit])

@@ -95,3 +95,48 @@ def users_period(*, name: str | None) -> periods.Period:
 def posts_period(*, name: str | None) -> periods.Period:
     """The day asked for (``2026-11-27``), by default yesterday; InvalidInput if bad or not over."""
     return periods.yesterday() if name is None else periods.day(name)
+
+
+# --- the staff dashboard -------------------------------------------------------------------------
+
+_USER_FIELDS = ("email", "name", "created_at", "city", "country_code")
+
+
+def _owner(entry_user: User) -> dict:
+    return {f"owner_{field}": getattr(entry_user, field) for field in _USER_FIELDS}
+
+
+def _post_ranking_row(entry: PostRank) -> dict:
+    post = entry.post
+    return {
+        "period": entry.ranking.period, "rank": entry.rank, "score": entry.score, "likes": entry.likes,
+        "comments": entry.comments, "author_points": entry.author, "post_id": post.pk,
+        "post_created_at": post.created_at, "caption": post.caption, "city": post.city,
+        "country_code": post.country_code, "likes_total": post.likes_count, "comments_total": post.comments_count,
+        **_owner(post.author),
+    }
+
+
+def _user_ranking_row(entry: UserRank) -> dict:
+    return {
+        "period": entry.ranking.period, "rank": entry.rank, "score": entry.score, "likes": entry.likes,
+        "comments": entry.comments, "followers": entry.followers, "unfollows": entry.unfollows,
+        "posts": entry.posts, "new_account": entry.new_account, "user_id": entry.user_id,
+        "followers_total": entry.user.followers_count, "posts_total": entry.user.posts_count,
+        **_owner(entry.user),
+    }
+
+
+def ranking_table(*, kind: str, period_names: list[str], limit: int | None = None) -> list[dict]:
+    """The world top of each named period (``Ranking.Kind``: ``posts`` per day, ``users`` per week), by period
+    then rank, with rank, score, period counts, totals, owner and location; one query for any number of periods."""
+    model, related = (PostRank, ("ranking", "post__author")) if kind == Ranking.Kind.POSTS else (
+        UserRank, ("ranking", "user"))
+    entries = (
+        model.objects.filter(ranking__kind=kind, ranking__period__in=period_names, scope_kind=Scope.WORLD,
+                             generation=F("ranking__generation"), rank__lte=limit or settings.RANKING_SHOWN)
+        .select_related(*related)
+        .order_by("ranking__period", "rank")
+    )
+    row = _post_ranking_row if model is PostRank else _user_ranking_row
+    return [row(entry) for entry in entries]

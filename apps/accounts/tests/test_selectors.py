@@ -87,3 +87,4 @@ def test_registered_annotator_decorates_every_user_queryset(user, monkeypatch):
     assert selectors._annotators == [annotate]
     assert selectors.user_get(user_id=user.pk, viewer=user).viewer_marker == user.pk
     assert selectors.user_search(query=user.username, viewer=None).get().viewer_marker == 0
+
