@@ -155,5 +155,7 @@ def user_logs_remove(*, user_id: int) -> dict[str, int]:
     store = log_store()
     if store.in_default_database:
         return {"analytics logs": store.remove_user(user_id=user_id)}
-    transaction.on_commit(lambda: store.remove_user(user_id=user_id))
+    # Robust: the user is already deleted when this runs; Cassandra down must not turn that into a 500
+    # (Django logs the error; the logs then expire by their TTL).
+    transaction.on_commit(lambda: store.remove_user(user_id=user_id), robust=True)
     return {}

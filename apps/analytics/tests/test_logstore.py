@@ -175,3 +175,22 @@ def test_the_logs_alias_exists_only_with_cassandra_hosts():
     else:
         assert "cassandra_logs" not in settings.DATABASES
         assert settings.LOGS_STORE == "sql"
+
+
+@pytest.mark.django_db
+def test_a_log_store_down_after_a_users_deletion_committed_does_not_fail_it(
+    monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    class Down:
+        in_default_database = False
+
+        def remove_user(self, *, user_id):
+            raise LogsUnavailable("Cassandra is down")
+
+    monkeypatch.setattr(services, "log_store", lambda: Down())
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert services.user_logs_remove(user_id=7) == {}
+
+    assert len(callbacks) == 1
+    assert "Cassandra is down" in caplog.text
