@@ -285,15 +285,14 @@ def _claim(delivery_id: int) -> PushDelivery | None:
 
 
 def _previous_push_at(delivery: PushDelivery) -> datetime | None:
-    """About when the key's previous push was recorded: the follows a follow push stands for came since (a
-    minute's slack for the queue's lag between a follow and its notification)."""
+    """When the key's previous push was recorded: the follows a follow push stands for came since (with perhaps
+    some of the previous push's own, counted in after it was recorded: then the push goes, never is lost)."""
     if delivery.type != Type.FOLLOW:
         return None
     earlier = PushDelivery.objects.filter(
         recipient_id=delivery.recipient_id, key=delivery.key, created_at__lt=delivery.created_at
     )
-    at = earlier.order_by("-created_at").values_list("created_at", flat=True).first()
-    return None if at is None else at - timedelta(minutes=1)
+    return earlier.order_by("-created_at").values_list("created_at", flat=True).first()
 
 
 def push_deliver(*, delivery_id: int) -> PushDelivery | None:
