@@ -108,7 +108,10 @@ class NotificationReadApi(APIView):
 
 class DeviceCreateApi(APIView):
     class DeviceInputSerializer(serializers.Serializer):
-        registration_id = StrictCharField(max_length=255, validators=[RegexValidator(REGISTRATION_ID)])
+        # A string, as sent (not trimmed: the schema's pattern is what the server holds it to).
+        registration_id = StrictCharField(
+            max_length=255, trim_whitespace=False, validators=[RegexValidator(REGISTRATION_ID)]
+        )
         platform = serializers.ChoiceField(choices=("ios", "android"))
         device_id = StrictCharField(max_length=128)
 

@@ -331,7 +331,7 @@ def test_deleting_a_device_by_an_id_no_token_can_be_is_404_before_any_query(auth
 
 @pytest.mark.parametrize("field, value", [
     ("registration_id", 5), ("registration_id", True), ("registration_id", ["fcm:token"]),
-    ("device_id", 7), ("device_id", False),
+    ("device_id", 7), ("device_id", False), ("registration_id", " fcm:token-1_a"),  # as sent: the schema's pattern
 ])
 def test_device_strings_sent_as_json_numbers_or_booleans_are_400(auth_client, field, value):
     body = {"registration_id": "fcm:token-1_a", "platform": "android", "device_id": "pixel", field: value}
