@@ -340,7 +340,7 @@ def test_device_strings_sent_as_json_numbers_or_booleans_are_400(auth_client, fi
     assert not GCMDevice.objects.exists()
 
 
-def test_read_up_to_marks_what_the_inbox_lists_below_it_even_written_late(auth_client):
+def test_read_up_to_marks_what_the_inbox_lists_below_it_even_written_late(auth_client, django_assert_num_queries):
     """The inbox is ordered by (created_at, id): a notification recorded late with an earlier time has a higher id
     but is listed below the one read up to."""
     me = auth_client.user
@@ -351,7 +351,8 @@ def test_read_up_to_marks_what_the_inbox_lists_below_it_even_written_late(auth_c
     listed = [item["id"] for item in auth_client.get(URL).json()["results"]]
     assert listed == [str(n.pk) for n in (newer, up_to, late, older)]
 
-    response = auth_client.post(f"{URL}/read", {"up_to": str(up_to.pk)}, format="json")
+    with django_assert_num_queries(4):  # the token, up_to's time, the update, the count
+        response = auth_client.post(f"{URL}/read", {"up_to": str(up_to.pk)}, format="json")
 
     assert response.json() == {"unread_count": 1}
     assert set(Notification.objects.filter(read=False)) == {newer}
