@@ -150,3 +150,10 @@ def notification_still_there(
     if type == FOLLOW:
         return (rows if since is None else rows.filter(created_at__gte=since)).exists()
     return rows.filter(post_id=post_id).exists()
+
+
+def follow_latest_actor_id(*, recipient_id: int, since: datetime | None = None) -> int | None:
+    """The latest follower among the follow notifications recorded ``since`` (the one a follow push names)."""
+    rows = Notification.objects.filter(recipient_id=recipient_id, type=FOLLOW)
+    rows = rows if since is None else rows.filter(created_at__gte=since)
+    return rows.order_by("-created_at", "-id").values_list("actor_id", flat=True).first()

@@ -301,11 +301,13 @@ def push_deliver(*, delivery_id: int) -> PushDelivery | None:
     delivery = _claim(delivery_id)
     if delivery is None:
         return None
+    since = _previous_push_at(delivery)
     if not selectors.notification_still_there(
-        recipient_id=delivery.recipient_id, type=delivery.type, post_id=delivery.post_id,
-        since=_previous_push_at(delivery),
+        recipient_id=delivery.recipient_id, type=delivery.type, post_id=delivery.post_id, since=since
     ):
         return _finish(delivery, State.SKIPPED, "The notification was taken back before its push left.")
+    if delivery.type == Type.FOLLOW:  # the text names a follower still there (the latest may have unfollowed)
+        delivery.actor_id = selectors.follow_latest_actor_id(recipient_id=delivery.recipient_id, since=since)
     if not push.enabled():
         return _finish(delivery, State.SKIPPED, "Push is off (no APNs or FCM credentials).")
     try:

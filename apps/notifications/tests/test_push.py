@@ -377,6 +377,7 @@ def test_a_coalesced_follow_push_goes_while_another_follower_of_it_still_follows
     run_jobs()
 
     assert len(apple.requests) == 2
+    assert aps(apple.requests[1])["alert"].startswith("Bo ")  # who still follows, not Cy
     assert PushDelivery.objects.filter(state="sent").count() == 2
 
 
