@@ -1,5 +1,5 @@
 """Notifications in the admin (staff only, like the whole admin): devices, the inbox, and push deliveries
-with their outcome. Read-only but for the actions, which call the services.
+with their outcome. Read-only (no add, change or delete) but for the actions, which call the services.
 
 The library's own device admins are replaced: its actions send test pushes from the admin's request.
 """
@@ -22,6 +22,11 @@ class ReadOnly(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        """No "delete selected" nor delete page: rows go through the services (a device is deactivated, a
+        notification leaves with its take-back, push records with the prune)."""
         return False
 
 

@@ -3,6 +3,7 @@
 import re
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.db import models
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -11,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.common.exceptions import NotFound
 from apps.common.fields import StrictCharField
 from apps.common.ids import ID_REGEX
 from apps.common.pagination import CursorPagination
@@ -106,7 +108,10 @@ class NotificationReadApi(APIView):
 
 class DeviceCreateApi(APIView):
     class DeviceInputSerializer(serializers.Serializer):
-        registration_id = serializers.RegexField(REGISTRATION_ID, max_length=255)
+        # A string, as sent (not trimmed: the schema's pattern is what the server holds it to).
+        registration_id = StrictCharField(
+            max_length=255, trim_whitespace=False, validators=[RegexValidator(REGISTRATION_ID)]
+        )
         platform = serializers.ChoiceField(choices=("ios", "android"))
         device_id = StrictCharField(max_length=128)
 
@@ -138,6 +143,8 @@ class DeviceDeleteApi(APIView):
         responses={204: None, 404: OpenApiResponse(description="`device_not_found`: not one of the caller's.")},
     )
     def delete(self, request: Request, registration_id: str) -> Response:
+        if not re.fullmatch(REGISTRATION_ID, registration_id):  # (a NUL byte is a DataError on PostgreSQL)
+            raise NotFound("No such device.", code="device_not_found")
         services.device_delete(user=request.user, registration_id=registration_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -9,6 +9,7 @@ slow or throttling: the actor retries those, and only those). The async APNs cli
 
 import logging
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -62,8 +63,21 @@ class Outcome:
         self.retry = self.retry or transient
 
 
+APNS_VARIABLES = ("APNS_AUTH_KEY_PATH", "APNS_KEY_ID", "APNS_TEAM_ID", "APNS_TOPIC")
+_said_apns_partial = False
+
+
 def apns_enabled() -> bool:
-    return bool(settings.PUSH_NOTIFICATIONS_SETTINGS.get("APNS_AUTH_KEY_PATH"))
+    """Whether APNs is configured (settings puts the key in only with all four variables); says once in the
+    log which are missing when only some are set."""
+    global _said_apns_partial
+    on = bool(settings.PUSH_NOTIFICATIONS_SETTINGS.get("APNS_AUTH_KEY_PATH"))
+    if not on and not _said_apns_partial:
+        missing = [name for name in APNS_VARIABLES if not getattr(settings, name, "")]
+        if len(missing) < len(APNS_VARIABLES):
+            _said_apns_partial = True
+            logger.warning("Push to iOS is off: APNs is partly configured, %s not set.", ", ".join(missing))
+    return on
 
 
 def fcm_enabled() -> bool:
@@ -88,14 +102,31 @@ def send(*, user_id: int, message: Message, skip: set[str]) -> Outcome:
     outcome = Outcome()
     if apns_enabled():
         devices = APNSDevice.objects.filter(user_id=user_id, active=True).exclude(registration_id__in=skip)
-        for registration_id in devices.values_list("registration_id", flat=True):
-            _send_apns(registration_id, message, outcome)
+        registration_ids = list(devices.values_list("registration_id", flat=True))
+        with _unexpected("APNs", registration_ids, outcome):
+            for registration_id in registration_ids:
+                _send_apns(registration_id, message, outcome)
     if fcm_enabled():
         devices = GCMDevice.objects.filter(user_id=user_id, active=True, cloud_message_type="FCM")
         registration_ids = list(devices.exclude(registration_id__in=skip).values_list("registration_id", flat=True))
         if registration_ids:
-            _send_fcm(registration_ids, message, outcome)
+            with _unexpected("FCM", registration_ids, outcome):
+                _send_fcm(registration_ids, message, outcome)
     return outcome
+
+
+@contextmanager
+def _unexpected(service: str, registration_ids: list[str], outcome: Outcome):
+    """An error nobody sorted (a bug, a credentials or auth error, ...) fails, for now, this service's devices
+    not answered yet, so the devices already sent are recorded and a retry skips them."""
+    try:
+        yield
+    except Exception as exc:
+        logger.exception("%s push failed unexpectedly", service)
+        answered = {*outcome.sent, *outcome.deactivated, *outcome.failed}
+        for registration_id in registration_ids:
+            if registration_id not in answered:
+                outcome.fail(registration_id, f"{service}: {type(exc).__name__}: {exc}", transient=True)
 
 
 # --- APNs ----------------------------------------------------------------------------------------

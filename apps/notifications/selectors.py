@@ -140,8 +140,20 @@ def unread_count(*, user_id: int) -> int:
     return Notification.objects.filter(recipient_id=user_id, read=False, actor__is_active=True).count()
 
 
-def notification_still_there(*, recipient_id: int, type: str, post_id: int | None, actor_id: int | None) -> bool:
-    """Whether the notification a push stands for is still there (the latest follower's follow, any like or
-    comment on the post): a push for a taken-back like, comment or follow is not sent."""
+def notification_still_there(
+    *, recipient_id: int, type: str, post_id: int | None, since: datetime | None = None
+) -> bool:
+    """Whether a notification a push stands for is still there: any like or comment on the post, any follow
+    recorded ``since`` the key's previous push (not only the latest follower's: others may still follow); a push
+    whose every like, comment or follow was taken back is not sent."""
     rows = Notification.objects.filter(recipient_id=recipient_id, type=type)
-    return (rows.filter(actor_id=actor_id) if type == FOLLOW else rows.filter(post_id=post_id)).exists()
+    if type == FOLLOW:
+        return (rows if since is None else rows.filter(created_at__gte=since)).exists()
+    return rows.filter(post_id=post_id).exists()
+
+
+def follow_latest_actor_id(*, recipient_id: int, since: datetime | None = None) -> int | None:
+    """The latest follower among the follow notifications recorded ``since`` (the one a follow push names)."""
+    rows = Notification.objects.filter(recipient_id=recipient_id, type=FOLLOW)
+    rows = rows if since is None else rows.filter(created_at__gte=since)
+    return rows.order_by("-created_at", "-id").values_list("actor_id", flat=True).first()

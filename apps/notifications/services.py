@@ -118,13 +118,22 @@ def notifications_prune(*, older_than: timedelta) -> dict[str, int]:
 
 
 def notifications_read(*, user: User, up_to: str | int | None = None) -> int:
-    """Mark the user's notifications read, all or those up to the id ``up_to``; returns the unread count."""
+    """Mark the user's notifications read, all or ``up_to`` and those listed below it (the inbox's order);
+    returns the unread count."""
     rows = Notification.objects.filter(recipient_id=user.pk, read=False)
     if up_to is not None:
         try:
-            rows = rows.filter(pk__lte=parse_id(up_to))
+            up_to_id = parse_id(up_to)
         except ValueError as exc:
             raise InvalidInput(fields={"up_to": ["Not a notification id."]}) from exc
+        # The inbox's order, (created_at, id): a notification recorded late with an earlier time is listed
+        # below ``up_to`` though its id is higher. (One taken back meanwhile, or not the caller's: by id.)
+        at = Notification.objects.filter(recipient_id=user.pk, pk=up_to_id).values_list("created_at", flat=True)
+        at = at.first()
+        if at is None:
+            rows = rows.filter(pk__lte=up_to_id)
+        else:
+            rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lte=up_to_id))
     rows.update(read=True)
     return selectors.unread_count(user_id=user.pk)
 
@@ -275,16 +284,30 @@ def _claim(delivery_id: int) -> PushDelivery | None:
     return PushDelivery.objects.get(pk=delivery_id)
 
 
+def _previous_push_at(delivery: PushDelivery) -> datetime | None:
+    """When the key's previous push was recorded: the follows a follow push stands for came since (with perhaps
+    some of the previous push's own, counted in after it was recorded: then the push goes, never is lost)."""
+    if delivery.type != Type.FOLLOW:
+        return None
+    earlier = PushDelivery.objects.filter(
+        recipient_id=delivery.recipient_id, key=delivery.key, created_at__lt=delivery.created_at
+    )
+    return earlier.order_by("-created_at").values_list("created_at", flat=True).first()
+
+
 def push_deliver(*, delivery_id: int) -> PushDelivery | None:
     """Send one push to every active device of its recipient and record the outcome; raises PushUnavailable
     (after recording it) when some devices should be tried again. None if the delivery is not to be sent."""
     delivery = _claim(delivery_id)
     if delivery is None:
         return None
+    since = _previous_push_at(delivery)
     if not selectors.notification_still_there(
-        recipient_id=delivery.recipient_id, type=delivery.type, post_id=delivery.post_id, actor_id=delivery.actor_id
+        recipient_id=delivery.recipient_id, type=delivery.type, post_id=delivery.post_id, since=since
     ):
         return _finish(delivery, State.SKIPPED, "The notification was taken back before its push left.")
+    if delivery.type == Type.FOLLOW:  # the text names a follower still there (the latest may have unfollowed)
+        delivery.actor_id = selectors.follow_latest_actor_id(recipient_id=delivery.recipient_id, since=since)
     if not push.enabled():
         return _finish(delivery, State.SKIPPED, "Push is off (no APNs or FCM credentials).")
     try:

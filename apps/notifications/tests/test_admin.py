@@ -72,3 +72,16 @@ def test_the_admin_is_staff_only(client, user):
     client.force_login(user)
     for url in (DEVICES, NOTIFICATIONS, PUSHES):
         assert client.get(url).status_code == 302
+
+
+def test_the_admin_deletes_nothing_past_the_services(admin_client):
+    """No "delete selected" nor delete page: devices are deactivated, notifications and pushes go their own way."""
+    phone, pixel = APNSDeviceFactory(), GCMDeviceFactory()
+    notification = Notification.objects.create(recipient=UserFactory(), actor=UserFactory(), type="follow")
+    delivery = PushDelivery.objects.create(recipient=UserFactory(), type="follow", key="follow", state="failed")
+
+    for url, obj in ((DEVICES, phone), (ANDROID, pixel), (NOTIFICATIONS, notification), (PUSHES, delivery)):
+        assert "delete_selected" not in admin_client.get(url).content.decode()
+        admin_client.post(url, {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"})
+        assert admin_client.get(f"{url}{obj.pk}/delete/").status_code == 403
+        assert type(obj).objects.filter(pk=obj.pk).exists()

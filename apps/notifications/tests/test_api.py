@@ -317,3 +317,42 @@ def test_unread_count_is_the_token_check_and_one_count(auth_client, django_asser
     note(auth_client.user, UserFactory())
     with django_assert_num_queries(2):
         assert auth_client.get(f"{URL}/unread_count").json() == {"unread_count": 1}
+
+
+@pytest.mark.parametrize("registration_id", ["a%00b", "a%20b", "a%0A", "x" * 256, "%C3%A9"])
+def test_deleting_a_device_by_an_id_no_token_can_be_is_404_before_any_query(auth_client, registration_id):
+    """A NUL byte reached PostgreSQL and was a DataError (500); no query runs for an id no token can be."""
+    APNSDeviceFactory(user=auth_client.user)
+    with CaptureQueriesContext(connection) as ctx:
+        assert_error(auth_client.delete(f"/api/v1/devices/{registration_id}"), 404, "device_not_found")
+    assert not [q for q in ctx.captured_queries if "push_notifications" in q["sql"]]
+    assert APNSDevice.objects.count() == 1
+
+
+@pytest.mark.parametrize("field, value", [
+    ("registration_id", 5), ("registration_id", True), ("registration_id", ["fcm:token"]),
+    ("device_id", 7), ("device_id", False), ("registration_id", " fcm:token-1_a"),  # as sent: the schema's pattern
+])
+def test_device_strings_sent_as_json_numbers_or_booleans_are_400(auth_client, field, value):
+    body = {"registration_id": "fcm:token-1_a", "platform": "android", "device_id": "pixel", field: value}
+    error = assert_error(auth_client.post("/api/v1/devices", body, format="json"), 400)
+    assert field in error["fields"]
+    assert not GCMDevice.objects.exists()
+
+
+def test_read_up_to_marks_what_the_inbox_lists_below_it_even_written_late(auth_client, django_assert_num_queries):
+    """The inbox is ordered by (created_at, id): a notification recorded late with an earlier time has a higher id
+    but is listed below the one read up to."""
+    me = auth_client.user
+    older = note(me, UserFactory(), minutes=5)
+    up_to = note(me, UserFactory(), minutes=3)
+    late = note(me, UserFactory(), minutes=4)  # recorded after, happened before: below up_to in the list
+    newer = note(me, UserFactory(), minutes=1)
+    listed = [item["id"] for item in auth_client.get(URL).json()["results"]]
+    assert listed == [str(n.pk) for n in (newer, up_to, late, older)]
+
+    with django_assert_num_queries(4):  # the token, up_to's time, the update, the count
+        response = auth_client.post(f"{URL}/read", {"up_to": str(up_to.pk)}, format="json")
+
+    assert response.json() == {"unread_count": 1}
+    assert set(Notification.objects.filter(read=False)) == {newer}

@@ -2,6 +2,7 @@
 devices end inactive, coalescing, retries and giving up."""
 
 import pytest
+from django.conf import settings as django_settings
 from firebase_admin import exceptions as firebase_exceptions
 from firebase_admin import messaging
 from push_notifications.models import APNSDevice, GCMDevice
@@ -311,3 +312,115 @@ def test_texts_are_translated_into_the_servers_language(committed, run_jobs, app
         assert services.push_text(type="follow", name="Ada", others=41) == (
             "Ada et 41 autres personnes ont commencé à vous suivre"
         )
+
+
+def test_an_unexpected_error_mid_send_keeps_the_devices_already_sent(committed, run_jobs, apple, google, me):
+    """FCM's credentials refused (a google-auth error, none FCM sorts) after the iPhone was sent: the iPhone is
+    recorded as done, and the retry sends only to the Android device."""
+    from google.auth.exceptions import RefreshError
+
+    iphone, pixel = APNSDeviceFactory(user=me), GCMDeviceFactory(user=me)
+    google.down = RefreshError("invalid_grant: Invalid JWT Signature.")
+    committed(social.follow_create, follower=UserFactory(), followee_id=me.pk)
+
+    with pytest.raises(services.PushUnavailable):
+        run_jobs()
+    delivery = PushDelivery.objects.get()
+    assert (delivery.state, delivery.sent, delivery.failed) == ("retrying", 1, 1)
+    assert delivery.delivered == [iphone.registration_id]
+    assert "RefreshError" in delivery.error and "Invalid JWT Signature" in delivery.error
+
+    google.down = None
+    services.push_deliver(delivery_id=delivery.pk)
+
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.sent, delivery.failed) == ("sent", 2, 0)
+    assert [r.device_token for r in apple.requests] == [iphone.registration_id]  # once, not again
+    assert [m.token for m in google.messages] == [pixel.registration_id]
+
+
+def test_an_apns_client_that_cannot_be_made_fails_ios_for_now_and_android_still_goes(
+    committed, run_jobs, apple, google, me, monkeypatch
+):
+    """APNs' topic gone from the settings (the library's ImproperlyConfigured, no APNs error it sorts): the
+    iPhones fail for now, the Android device is sent and recorded; the retry, fixed, sends to the iPhones only."""
+    first, second = APNSDeviceFactory(user=me), APNSDeviceFactory(user=me)
+    pixel = GCMDeviceFactory(user=me)
+    topic = django_settings.PUSH_NOTIFICATIONS_SETTINGS["APNS_TOPIC"]
+    monkeypatch.delitem(django_settings.PUSH_NOTIFICATIONS_SETTINGS, "APNS_TOPIC")
+    committed(social.follow_create, follower=UserFactory(), followee_id=me.pk)
+
+    with pytest.raises(services.PushUnavailable):
+        run_jobs()
+
+    delivery = PushDelivery.objects.get()
+    assert delivery.delivered == [pixel.registration_id]
+    assert (delivery.state, delivery.sent, delivery.failed) == ("retrying", 1, 2)
+    assert "APNs: ImproperlyConfigured" in delivery.error and apple.requests == []
+
+    monkeypatch.setitem(django_settings.PUSH_NOTIFICATIONS_SETTINGS, "APNS_TOPIC", topic)
+    services.push_deliver(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.sent) == ("sent", 3) and len(google.messages) == 1
+    assert sorted(r.device_token for r in apple.requests) == sorted([first.registration_id, second.registration_id])
+
+
+def test_a_coalesced_follow_push_goes_while_another_follower_of_it_still_follows(committed, run_jobs, apple, me):
+    APNSDeviceFactory(user=me)
+    committed(social.follow_create, follower=UserFactory(name="First"), followee_id=me.pk)
+    run_jobs()  # pushed at once
+    bo, cy = UserFactory(name="Bo"), UserFactory(name="Cy")
+    committed(social.follow_create, follower=bo, followee_id=me.pk)
+    committed(social.follow_create, follower=cy, followee_id=me.pk)
+    run_jobs(delayed=False)  # one pending push for both, naming Cy
+    committed(social.follow_delete, follower=cy, followee_id=me.pk)  # only the latest follower left
+    run_jobs()
+
+    assert len(apple.requests) == 2
+    assert aps(apple.requests[1])["alert"].startswith("Bo ")  # who still follows, not Cy
+    assert PushDelivery.objects.filter(state="sent").count() == 2
+
+
+def test_a_coalesced_follow_push_is_skipped_when_all_its_followers_left(committed, run_jobs, apple, me):
+    """The first follower, of the previous push, still follows: it does not keep the second push alive."""
+    APNSDeviceFactory(user=me)
+    committed(social.follow_create, follower=UserFactory(name="First"), followee_id=me.pk)
+    run_jobs()
+    bo, cy = UserFactory(name="Bo"), UserFactory(name="Cy")
+    committed(social.follow_create, follower=bo, followee_id=me.pk)
+    committed(social.follow_create, follower=cy, followee_id=me.pk)
+    run_jobs(delayed=False)
+    committed(social.follow_delete, follower=bo, followee_id=me.pk)
+    committed(social.follow_delete, follower=cy, followee_id=me.pk)
+    run_jobs()
+
+    assert len(apple.requests) == 1
+    assert PushDelivery.objects.filter(state="skipped").count() == 1
+
+
+def test_apns_partly_configured_says_which_variables_are_missing_once(settings, caplog, monkeypatch):
+    from apps.notifications import push
+
+    monkeypatch.setattr(push, "_said_apns_partial", False)
+    settings.APNS_AUTH_KEY_PATH, settings.APNS_KEY_ID = "/run/secrets/AuthKey.p8", ""
+    settings.APNS_TEAM_ID, settings.APNS_TOPIC = "", ""
+    with caplog.at_level("WARNING", logger="apps.notifications.push"):
+        assert push.apns_enabled() is False
+        assert push.apns_enabled() is False
+
+    [record] = [r for r in caplog.records if "APNs is partly configured" in r.message]
+    assert record.levelname == "WARNING"
+    assert "APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC" in record.message and "APNS_AUTH_KEY_PATH" not in record.message
+
+
+def test_apns_unconfigured_or_fully_configured_warns_nothing(settings, caplog, monkeypatch, apns_on):
+    from apps.notifications import push
+
+    monkeypatch.setattr(push, "_said_apns_partial", False)
+    with caplog.at_level("WARNING", logger="apps.notifications.push"):
+        assert push.apns_enabled() is True
+        monkeypatch.delitem(settings.PUSH_NOTIFICATIONS_SETTINGS, "APNS_AUTH_KEY_PATH")
+        for name in push.APNS_VARIABLES:
+            setattr(settings, name, "")
+        assert push.apns_enabled() is False
+    assert not [r for r in caplog.records if "partly" in r.message]
