@@ -122,9 +122,9 @@ def test_e2e_command_reports_every_step(server, tmp_path):
     assert "e2e: all steps passed" in out.getvalue()
     steps = json.loads((tmp_path / "e2e.json").read_text())["steps"]
     assert [step["name"] for step in steps if step["result"] != "ok"] == []
-    assert {"notifications: list, grouped, unread count, read", "devices: register and delete"} <= {
-        step["name"] for step in steps
-    }
+    names = {step["name"] for step in steps}
+    assert {"notifications: list, grouped, unread count, read",
+            "devices: iOS and Android, re-assigned, another user's is 404"} <= names
 
 
 @pytest.mark.django_db(transaction=True)
