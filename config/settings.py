@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_dramatiq",
+    "dramatiq_crontab",  # `manage.py crontab`, the scheduler (its heartbeat actor joins the workers)
     "axes",
     "push_notifications",
     "apps.common",

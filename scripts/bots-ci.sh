@@ -2,14 +2,17 @@
 # The production setup on this machine, driven by the bots (README "Bots", docs/bots.md):
 #   gunicorn (2 processes with threads) on PostgreSQL, `manage.py rundramatiq` workers and the
 #   `manage.py crontab` scheduler on Redis, then `manage.py e2e`, a short simulation (`manage.py run_bots`)
-#   and `manage.py check_consistency`. Non-zero exit on any failure of the three.
+#   and `manage.py check_consistency`. Non-zero exit on any failure of the three, and when a background process
+#   (the workers, the scheduler) logged a traceback, an error or a dead-lettered message, or is no longer alive.
 #
-#   scripts/bots-ci.sh                  PostgreSQL and Redis from scripts/postgres.sh and scripts/redis.sh
+#   scripts/bots-ci.sh                  PostgreSQL from scripts/postgres.sh, a throwaway Redis of its own
 #   BOTS_DAYS=3 BOTS_SCALE=40 scripts/bots-ci.sh
 #
 # Environment (all optional):
-#   PG_URL, REDIS_URL     the servers (default: the scripts' URLs); a fresh database shutter_bots is made on PG_URL's
-#                         server and dropped after; Redis databases 2 (broker) and 3 (cache) are flushed
+#   PG_URL                the PostgreSQL server (default: scripts/postgres.sh url); a fresh database shutter_bots is
+#                         made on it and dropped after
+#   REDIS_URL             a Redis to use instead of the run's own throwaway one (started on a free port, stopped after);
+#                         its databases 2 (broker) and 3 (cache) are flushed, so it is refused unless BOTS_CI_FLUSH_REDIS=1
 #   BOTS_DAYS, BOTS_CITIES, BOTS_SCALE, BOTS_CONCURRENCY   the simulation (default 2, 4, 27, 8: ~215 users)
 #   BOTS_CELEBRITY_FOLLOWERS   DISPENSE_CELEBRITY_FOLLOWERS for the run (default 15: the stars turn hybrid)
 #   BOTS_FEED_STORE       sql (default) or cassandra (then CASSANDRA_HOSTS/CASSANDRA_PORT must point at one; the run
@@ -21,8 +24,11 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 HOST=127.0.0.1
 PG_URL=${PG_URL:-$(scripts/postgres.sh url)}
-REDIS_URL=${REDIS_URL:-$(scripts/redis.sh url)}
-REDIS_BASE=${REDIS_URL%/*}
+if [[ -n ${REDIS_URL:-} && ${BOTS_CI_FLUSH_REDIS:-} != 1 ]]; then
+  echo "REDIS_URL=$REDIS_URL: this run empties its databases 2 and 3; set BOTS_CI_FLUSH_REDIS=1 if that Redis is"
+  echo "a throwaway one, or leave REDIS_URL unset and the run starts its own"
+  exit 2
+fi
 WORK=$(mktemp -d -t shutter-bots-XXXXXX)
 REPORTS=${BOTS_REPORT_DIR:-$WORK}
 mkdir -p "$REPORTS"
@@ -32,6 +38,7 @@ stop() {
   local status=$?
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [[ -n ${OWN_REDIS_PORT:-} ]] && { REDIS_PORT=$OWN_REDIS_PORT REDIS_DIR="$WORK/redis" scripts/redis.sh down >/dev/null || true; }
   if [[ $status != 0 ]]; then
     echo "---- server and worker logs (errors and tracebacks) ----"
     grep -h -v -E '"(GET|POST|PUT|PATCH|DELETE|HEAD) [^"]*" [1-4][0-9][0-9] ' "$WORK"/*.log | tail -n 200 || true
@@ -55,6 +62,16 @@ with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE DATABASE shutter_bots")
 '
 "$PY" - "$PG_URL" create <<<"$DB_SQL"
+free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+if [[ -z ${REDIS_URL:-} ]]; then
+  # A Redis of the run's own: nobody else's databases get flushed (scripts/redis.sh up reuses a Redis that
+  # already answers on its port, so the port is a free one, checked).
+  OWN_REDIS_PORT=$(free_port)
+  if redis-cli -p "$OWN_REDIS_PORT" ping >/dev/null 2>&1; then echo "port $OWN_REDIS_PORT is taken"; exit 1; fi
+  REDIS_PORT=$OWN_REDIS_PORT REDIS_DIR="$WORK/redis" scripts/redis.sh up >/dev/null
+  REDIS_URL=$(REDIS_PORT=$OWN_REDIS_PORT scripts/redis.sh url)
+fi
+REDIS_BASE=${REDIS_URL%/*}
 "$PY" -c 'import redis, sys; [redis.Redis.from_url(f"{sys.argv[1]}/{n}").flushdb() for n in (2, 3)]' "$REDIS_BASE"
 
 unset MEDIA_STORAGE_BACKEND
@@ -87,7 +104,7 @@ export DISPENSE_CELEBRITY_EXIT_FOLLOWERS=$((CELEBRITY_FOLLOWERS * 9 / 10)) DISPE
 export BOT_CLIENT_IDS=shutter-bots BOT_CLIENT_ID=shutter-bots
 export BOT_CLIENT_SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export PYTHONUNBUFFERED=1
-PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 BASE="http://$HOST:$PORT"
 
 echo "==== migrate (PostgreSQL shutter_bots, feed store $FEED_STORE), register the bots' OAuth client"
@@ -124,3 +141,30 @@ echo "simulation: $(( $(date +%s) - started )) s"
 
 echo "==== manage.py check_consistency"
 "$PY" manage.py check_consistency --wait 180
+
+echo "==== the background processes: alive, no tracebacks, errors or dead-lettered messages"
+# Failures inside actors (notifications, push, analytics, fan-out) and the scheduler answer no HTTP request: only
+# their logs and the broker tell. Their normal lines are INFO (Dramatiq's boot, axes, "Push is off", Cassandra
+# hosts, the heartbeat); dramatiq logs an actor's unhandled exception as ERROR with its traceback (even one a
+# retry then got past) and a message it gives up on as "Retries exceeded" / "exceeded its age limit".
+background_ok=1
+names=(server worker scheduler)
+for i in "${!PIDS[@]}"; do
+  kill -0 "${PIDS[$i]}" 2>/dev/null || { echo "the ${names[$i]} (pid ${PIDS[$i]}) is no longer running"; background_ok=0; }
+done
+for log in worker scheduler; do
+  if bad=$(grep -n -E -A3 'Traceback|[ []ERROR[] ]|CRITICAL|Retries exceeded|exceeded its age limit|Unknown command' \
+      "$WORK/$log.log"); then
+    echo "---- $log.log:"; echo "$bad" | head -n 60; background_ok=0
+  fi
+done
+dead=$("$PY" -c '
+import redis, sys
+r = redis.Redis.from_url(sys.argv[1])
+for key in r.scan_iter("dramatiq:*.XQ"):
+    if r.type(key) == b"zset" and r.zcard(key):
+        print(f"{key.decode()}: {r.zcard(key)} dead-lettered message(s)")
+' "$REDIS_BASE/2")
+[[ -z $dead ]] || { echo "$dead"; background_ok=0; }
+[[ $background_ok == 1 ]] || { echo "background failures (above)"; exit 1; }
+echo "workers and scheduler clean"

@@ -348,6 +348,6 @@ class Client(Api):
         body = {"registration_id": registration_id, "platform": platform, "device_id": user.device_id}
         return self.call("POST", "/devices", user=user, json=body, expect=(201,))
 
-    def device_delete(self, user: BotUser, registration_id: str) -> Answer:
+    def device_delete(self, user: BotUser, registration_id: str, expect: tuple[int, ...] = (204,)) -> Answer:
         path = {"registration_id": registration_id}
-        return self.call("DELETE", "/devices/{registration_id}", path=path, user=user, expect=(204,))
+        return self.call("DELETE", "/devices/{registration_id}", path=path, user=user, expect=expect)

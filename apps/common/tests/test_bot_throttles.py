@@ -74,6 +74,66 @@ def test_wrong_or_unlisted_credentials_get_the_default_limit(api_client, tight_l
     assert signup(api_client, 1, HTTP_AUTHORIZATION=header).status_code == 429
 
 
+@pytest.fixture
+def hashes(monkeypatch):
+    """Each secret the throttles check with the password hasher (the costly part)."""
+    from apps.common import throttling
+
+    checked = []
+    real = throttling.check_password
+
+    def spy(secret, encoded):
+        checked.append(secret)
+        return real(secret, encoded)
+
+    monkeypatch.setattr(throttling, "check_password", spy)
+    return checked
+
+
+@pytest.mark.django_db
+def test_a_wrong_secret_counts_per_ip_and_once_over_the_limit_costs_no_hash(api_client, tight_limits, bot, hashes):
+    assert signup(api_client, 0, HTTP_AUTHORIZATION=basic("shutter-bots", "guess-0")).status_code == 201
+    assert hashes == ["guess-0"]
+
+    statuses = [
+        signup(api_client, n, HTTP_AUTHORIZATION=basic("shutter-bots", f"guess-{n}")).status_code for n in range(1, 6)
+    ]
+
+    assert statuses == [429] * 5  # the IP's signup 1/hour, as for anyone
+    assert hashes == ["guess-0"]  # the IP had no room left: no secret was checked
+    assert signup(api_client, 9, ip="10.0.0.2", HTTP_AUTHORIZATION=bot).status_code == 201  # the bot is unaffected
+
+
+@pytest.mark.django_db
+def test_a_repeated_wrong_secret_is_hashed_once(api_client, tight_limits, bot, hashes, monkeypatch):
+    monkeypatch.setattr(PerIPThrottle, "THROTTLE_RATES", {**RATES, "signup": "10/hour"})
+    wrong = basic("shutter-bots", "wrong-secret")
+
+    statuses = [signup(api_client, n, HTTP_AUTHORIZATION=wrong).status_code for n in range(12)]
+
+    assert statuses == [201] * 10 + [429] * 2  # counted per IP, not as the bot client
+    assert hashes == ["wrong-secret"]  # the failed verdict is cached
+
+
+@pytest.mark.django_db
+def test_a_right_secret_is_hashed_once_while_trusted(api_client, tight_limits, bot, hashes):
+    statuses = [signup(api_client, n, ip=f"10.0.0.{n}", HTTP_AUTHORIZATION=bot).status_code for n in range(3)]
+
+    assert statuses == [201, 201, 201]
+    assert len(hashes) == 1
+
+
+@pytest.mark.parametrize("secret", ["wrong-secret", "s3cret-for-tests"])
+@pytest.mark.django_db
+def test_credentials_elsewhere_than_the_auth_endpoints_are_never_checked(api_client, tight_limits, bot, hashes, secret):
+    header = basic("shutter-bots", secret)
+
+    statuses = [api_client.get("/api/v1/time", HTTP_AUTHORIZATION=header).status_code for _ in range(3)]
+
+    assert statuses == [200] * 3
+    assert hashes == []  # only the per-user (here per-IP) limit applied, without a hash
+
+
 @pytest.mark.django_db
 def test_a_listed_public_client_is_no_bot(api_client, tight_limits, settings):
     settings.BOT_CLIENT_IDS = [mobile_application().client_id]
