@@ -4,6 +4,7 @@ Each page reads the apps it shows through their selectors (analytics' figures th
 only: urls.py wraps every view in the admin's own gate.
 """
 
+from abc import ABC, abstractmethod
 from datetime import date, timedelta
 
 from django.contrib import admin
@@ -41,7 +42,7 @@ def endpoint_method(row: dict) -> str:
     return f'{row["method"]} {row["endpoint"]}'
 
 
-class DashboardPage(View):
+class DashboardPage(View, ABC):
     """GET only: the form from the query string (or its defaults), the tables, or one table as CSV."""
 
     slug = ""
@@ -50,8 +51,9 @@ class DashboardPage(View):
     description = ""
     form_class: type[forms.DashboardForm] = forms.DashboardForm
 
+    @abstractmethod
     def tables(self, data: dict) -> list[Table]:
-        raise NotImplementedError
+        """The page's tables for the form's cleaned data (each page defines its own)."""
 
     def charts(self, data: dict, tables: list[Table]) -> list[dict]:
         """Time series drawn above the tables (none by default)."""
